@@ -1,0 +1,79 @@
+"""GKE cluster + Azure Container Instances through a virtual node, as one Pulumi program.
+
+Config in, components wired, outputs out. The clouds build in parallel; they meet only where a
+value flows: the GKE endpoint into the Kubernetes provider, the service principal and resource
+group into the connector, the Cosmos DB connection string into the app.
+"""
+
+import pulumi
+from pulumi_azure_native import authorization
+
+from components.aci_connector import AciConnector, AciConnectorArgs, AzureCredentials
+from components.azure_data import AzureData, AzureDataArgs
+from components.connector_identity import ConnectorIdentity, ConnectorIdentityArgs
+from components.gke_cluster import GkeCluster, GkeClusterArgs
+from components.provider_registration import ResourceProviderRegistration
+from components.todo_app import TodoApp, TodoAppArgs
+from settings import load_settings
+
+# Validated before any resource exists: a bad value stops here with one message.
+settings = load_settings()
+azure_account = authorization.get_client_config_output()
+
+gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
+
+data = AzureData("gke-aci", AzureDataArgs(settings=settings.cosmos))
+
+identity = ConnectorIdentity(
+    "aci-connector",
+    ConnectorIdentityArgs(
+        display_name=f"{pulumi.get_project()}-{pulumi.get_stack()}-aci-connector",
+        subscription_id=azure_account.subscription_id,
+        resource_group_id=data.resource_group_id,
+        credential_rotation=settings.connector.credential_rotation,
+    ),
+)
+
+# docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md
+container_instance = ResourceProviderRegistration(
+    "container-instance",
+    subscription_id=azure_account.subscription_id,
+    namespace="Microsoft.ContainerInstance",
+)
+
+connector = AciConnector(
+    "aci-connector",
+    AciConnectorArgs(
+        settings=settings.connector,
+        kubernetes_provider=gke.provider,
+        azure=AzureCredentials(
+            client_id=identity.client_id,
+            client_secret=identity.client_secret,
+            tenant_id=azure_account.tenant_id,
+            subscription_id=azure_account.subscription_id,
+            resource_group_name=data.resource_group_name,
+        ),
+        prerequisites=[identity.role_assignment, container_instance],
+    ),
+)
+
+app = TodoApp(
+    "todo",
+    TodoAppArgs(
+        settings=settings.app,
+        kubernetes_provider=gke.provider,
+        virtual_node_name=connector.virtual_node_name,
+        aci_region=settings.connector.aci_region,
+        connection_string=data.connection_string,
+    ),
+)
+
+pulumi.export("webIp", app.web_ip)
+if app.web_url is not None:
+    pulumi.export("webUrl", app.web_url)
+pulumi.export("kubeconfig", gke.kubeconfig)
+pulumi.export("clusterName", gke.cluster_name)
+pulumi.export("resourceGroupName", data.resource_group_name)
+pulumi.export("cosmosAccountName", data.account_name)
+pulumi.export("cosmosDatabaseName", data.database_name)
+pulumi.export("virtualNodeName", connector.virtual_node_name)

@@ -1,0 +1,285 @@
+"""The ACI connector: Virtual Kubelet with the azure-aci provider, running as a pod in GKE.
+
+Plain Kubernetes objects rather than the upstream Helm chart: the chart targets AKS (it mounts an
+AKS host path and binds cluster-admin), and ``helm.v4.Chart`` cannot render while the kubeconfig is
+unknown on a first preview. See docs/decisions/0002-connector-as-plain-manifests.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_tls as tls
+
+from settings import ConnectorSettings
+
+KUBELET_PORT = 10250
+# Virtual Kubelet's default taint; pods that should run on ACI tolerate it.
+VIRTUAL_NODE_TAINT_KEY = "virtual-kubelet.io/provider"
+VIRTUAL_NODE_LABEL = {"type": "virtual-kubelet"}
+_TLS_DIR = "/etc/virtual-kubelet/tls"
+_LABELS = {"app.kubernetes.io/name": "aci-connector", "app.kubernetes.io/part-of": "gke-aci"}
+
+
+def _rule(api_group: str, resources: list[str], verbs: list[str]) -> k8s.rbac.v1.PolicyRuleArgsDict:
+    return {"api_groups": [api_group], "resources": resources, "verbs": verbs}
+
+
+# The API calls the connector makes (virtual-kubelet/azure-aci v1.6.4), instead of the chart's
+# cluster-admin. Leases are granted separately, only in kube-node-lease.
+CLUSTER_RULES = [
+    _rule("", ["configmaps", "secrets", "services"], ["get", "list", "watch"]),
+    _rule("", ["pods"], ["get", "list", "watch", "delete", "patch"]),
+    _rule("", ["pods/status"], ["update", "patch"]),
+    _rule("", ["nodes"], ["create", "get"]),
+    _rule("", ["nodes/status"], ["update", "patch"]),
+    _rule("", ["events"], ["create", "patch"]),
+]
+LEASE_RULES = [_rule("coordination.k8s.io", ["leases"], ["get", "create", "update"])]
+
+
+@dataclass(frozen=True)
+class AzureCredentials:
+    """What the connector signs in with, and where it creates container groups."""
+
+    client_id: pulumi.Input[str]
+    client_secret: pulumi.Input[str]
+    tenant_id: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    resource_group_name: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class AciConnectorArgs:
+    settings: ConnectorSettings
+    kubernetes_provider: k8s.Provider
+    azure: AzureCredentials
+    # Azure resources that must exist before the connector starts: the role assignment that lets
+    # it create container groups and the Microsoft.ContainerInstance registration.
+    prerequisites: Sequence[pulumi.Resource] = field(default_factory=list)
+
+
+class AciConnector(pulumi.ComponentResource):
+    """Registers a virtual node in GKE whose pods run as Azure container groups.
+
+    The pod runs in its own namespace under a service account limited to the calls the connector
+    makes. Its Azure credentials and its kubelet serving certificate (made here with pulumi-tls)
+    are Secrets. The off-AKS settings from the notes are applied: the VNet variables are set to
+    satisfy the connector's startup check while no subnet is named, so container groups get public
+    IPs and no VNet is touched.
+
+    ``virtual_node_name`` carries a dependency on the connector's Deployment, so whatever uses it
+    waits until the connector is rolled out.
+    """
+
+    namespace: pulumi.Output[str]
+    virtual_node_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AciConnectorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gke-aci:kubernetes:AciConnector", name, None, opts)
+        settings = args.settings
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+
+        namespace = k8s.core.v1.Namespace(
+            name, metadata={"name": "aci-connector", "labels": _LABELS}, opts=k8s_opts
+        )
+        namespace_name = namespace.metadata.apply(lambda m: m.name or "")
+        service_account = k8s.core.v1.ServiceAccount(
+            name,
+            metadata={"name": "virtual-kubelet", "namespace": namespace_name, "labels": _LABELS},
+            opts=k8s_opts,
+        )
+        subject: k8s.rbac.v1.SubjectArgsDict = {
+            "kind": "ServiceAccount",
+            "name": service_account.metadata.apply(lambda m: m.name or ""),
+            "namespace": namespace_name,
+        }
+        cluster_role = k8s.rbac.v1.ClusterRole(
+            name,
+            metadata={"name": "aci-connector", "labels": _LABELS},
+            rules=CLUSTER_RULES,
+            opts=k8s_opts,
+        )
+        cluster_role_binding = k8s.rbac.v1.ClusterRoleBinding(
+            name,
+            metadata={"name": "aci-connector", "labels": _LABELS},
+            role_ref={
+                "api_group": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": cluster_role.metadata.apply(lambda m: m.name or ""),
+            },
+            subjects=[subject],
+            opts=k8s_opts,
+        )
+        lease_role = k8s.rbac.v1.Role(
+            f"{name}-leases",
+            metadata={"name": "aci-connector", "namespace": "kube-node-lease", "labels": _LABELS},
+            rules=LEASE_RULES,
+            opts=k8s_opts,
+        )
+        lease_role_binding = k8s.rbac.v1.RoleBinding(
+            f"{name}-leases",
+            metadata={"name": "aci-connector", "namespace": "kube-node-lease", "labels": _LABELS},
+            role_ref={
+                "api_group": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": lease_role.metadata.apply(lambda m: m.name or ""),
+            },
+            subjects=[subject],
+            opts=k8s_opts,
+        )
+
+        azure = args.azure
+        # Secrets are immutable and auto-named: a new password or certificate makes a new Secret
+        # and so rolls the Deployment, instead of changing a Secret the running pod already read.
+        credentials = k8s.core.v1.Secret(
+            f"{name}-azure",
+            metadata={"namespace": namespace_name, "labels": _LABELS},
+            immutable=True,
+            string_data={
+                "AZURE_CLIENT_ID": azure.client_id,
+                "AZURE_CLIENT_SECRET": pulumi.Output.secret(azure.client_secret),
+                "AZURE_TENANT_ID": azure.tenant_id,
+                "AZURE_SUBSCRIPTION_ID": azure.subscription_id,
+            },
+            opts=k8s_opts,
+        )
+
+        serving_key = tls.PrivateKey(
+            f"{name}-kubelet",
+            algorithm="ECDSA",
+            ecdsa_curve="P256",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        serving_cert = tls.SelfSignedCert(
+            f"{name}-kubelet",
+            private_key_pem=serving_key.private_key_pem,
+            subject={"common_name": settings.virtual_node_name, "organization": "gke-aci"},
+            dns_names=[settings.virtual_node_name],
+            allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
+            # A year, renewed by the first `pulumi up` in its last 30 days. The validity window is
+            # computed by the provider at creation, so no wall-clock value is an input here.
+            validity_period_hours=365 * 24,
+            early_renewal_hours=30 * 24,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        serving_secret = k8s.core.v1.Secret(
+            f"{name}-kubelet-tls",
+            metadata={"namespace": namespace_name, "labels": _LABELS},
+            type="kubernetes.io/tls",
+            immutable=True,
+            string_data={
+                "tls.crt": serving_cert.cert_pem,
+                "tls.key": pulumi.Output.secret(serving_key.private_key_pem),
+            },
+            opts=k8s_opts,
+        )
+
+        pod_labels = {**_LABELS, "app.kubernetes.io/component": "virtual-kubelet"}
+        deployment = k8s.apps.v1.Deployment(
+            name,
+            metadata={"namespace": namespace_name, "labels": _LABELS},
+            spec={
+                "replicas": 1,
+                # Two connectors must never register the same node at once.
+                "strategy": {"type": "Recreate"},
+                "selector": {"match_labels": pod_labels},
+                "template": {
+                    "metadata": {"labels": pod_labels},
+                    "spec": {
+                        "service_account_name": service_account.metadata.apply(
+                            lambda m: m.name or ""
+                        ),
+                        "containers": [
+                            {
+                                "name": "virtual-kubelet",
+                                "image": settings.image,
+                                "command": ["/usr/bin/virtual-kubelet"],
+                                "args": ["--nodename", settings.virtual_node_name, "--os", "Linux"],
+                                "env": _connector_environment(settings, azure),
+                                "env_from": [
+                                    {
+                                        "secret_ref": {
+                                            "name": credentials.metadata.apply(
+                                                lambda m: m.name or ""
+                                            )
+                                        }
+                                    }
+                                ],
+                                "ports": [
+                                    {
+                                        "name": "kubelet",
+                                        "container_port": KUBELET_PORT,
+                                        "protocol": "TCP",
+                                    }
+                                ],
+                                "resources": {
+                                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                                    "limits": {"memory": "512Mi"},
+                                },
+                                "volume_mounts": [
+                                    {
+                                        "name": "kubelet-tls",
+                                        "mount_path": _TLS_DIR,
+                                        "read_only": True,
+                                    }
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {
+                                "name": "kubelet-tls",
+                                "secret": {
+                                    "secret_name": serving_secret.metadata.apply(
+                                        lambda m: m.name or ""
+                                    )
+                                },
+                            }
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts,
+                pulumi.ResourceOptions(
+                    depends_on=[
+                        cluster_role_binding,
+                        lease_role_binding,
+                        *args.prerequisites,
+                    ]
+                ),
+            ),
+        )
+
+        self.namespace = namespace_name
+        node_name = settings.virtual_node_name
+        # Derived from the Deployment's URN (known even in preview) so that every consumer of the
+        # name depends on the Deployment and is created only once the connector is up.
+        self.virtual_node_name = deployment.urn.apply(lambda _: node_name)
+
+        self.register_outputs(
+            {"namespace": self.namespace, "virtualNodeName": self.virtual_node_name}
+        )
+
+
+def _connector_environment(
+    settings: ConnectorSettings, azure: AzureCredentials
+) -> list[k8s.core.v1.EnvVarArgsDict]:
+    """The connector's non-secret environment (credentials come from the Secret via envFrom)."""
+    return [
+        {"name": "KUBELET_PORT", "value": str(KUBELET_PORT)},
+        {"name": "APISERVER_CERT_LOCATION", "value": f"{_TLS_DIR}/tls.crt"},
+        {"name": "APISERVER_KEY_LOCATION", "value": f"{_TLS_DIR}/tls.key"},
+        {"name": "VKUBELET_POD_IP", "value_from": {"field_ref": {"field_path": "status.podIP"}}},
+        {"name": "ACI_RESOURCE_GROUP", "value": azure.resource_group_name},
+        {"name": "ACI_REGION", "value": settings.aci_region},
+        # Off AKS: the connector's network check fails unless both VNet variables are set. With
+        # no ACI_SUBNET_NAME the VNet is never looked up, so these only satisfy the check.
+        {"name": "ACI_VNET_NAME", "value": "none"},
+        {"name": "ACI_VNET_RESOURCE_GROUP", "value": azure.resource_group_name},
+    ]

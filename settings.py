@@ -1,0 +1,351 @@
+"""The stack's configuration, read and validated in one place.
+
+Every setting is declared in ``Pulumi.yaml`` (type, default, description); this module reads the
+stack's values, checks each one and returns a frozen :class:`Settings`. Components receive typed
+values from it and never read ``pulumi.Config`` themselves.
+
+Validation happens before any resource is registered, and every problem is reported at once in a
+single :class:`ConfigError` (a ``pulumi.RunError``, which Pulumi prints without a traceback) that
+names the key, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, TypeVar
+
+import pulumi
+
+PROJECT: Final = "gke-aci"
+
+# The regions the connector accepts: `validAciRegions` in virtual-kubelet/azure-aci
+# pkg/provider/aci.go (v1.6.4). Any other ACI_REGION makes the connector exit at startup.
+ACI_REGIONS: Final = frozenset(
+    {
+        "australiacentral",
+        "australiacentral2",
+        "australiaeast",
+        "australiasoutheast",
+        "brazilsouth",
+        "canadacentral",
+        "canadaeast",
+        "centralindia",
+        "centralus",
+        "centraluseuap",
+        "chinaeast2",
+        "chinaeast3",
+        "chinanorth3",
+        "eastasia",
+        "eastus",
+        "eastus2",
+        "eastus2euap",
+        "francecentral",
+        "francesouth",
+        "germanynorth",
+        "germanywestcentral",
+        "japaneast",
+        "japanwest",
+        "jioindiawest",
+        "israelcentral",
+        "italynorth",
+        "koreacentral",
+        "koreasouth",
+        "northcentralus",
+        "northeurope",
+        "norwayeast",
+        "norwaywest",
+        "polandcentral",
+        "qatarcentral",
+        "southafricanorth",
+        "southafricawest",
+        "southcentralus",
+        "southindia",
+        "southeastasia",
+        "swedencentral",
+        "swedensouth",
+        "switzerlandnorth",
+        "switzerlandwest",
+        "uaenorth",
+        "uksouth",
+        "ukwest",
+        "westcentralus",
+        "westeurope",
+        "westindia",
+        "westus",
+        "westus2",
+        "westus3",
+        "usgovvirginia",
+        "usgovarizona",
+    }
+)
+
+DEFAULT_CONNECTOR_IMAGE: Final = "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
+SEED_APP_IMAGE: Final = "janakiramm/todo"
+
+# GCP project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter.
+_GCP_PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+# A GCP zone: region plus a one-letter suffix, for example us-west1-a.
+_GCP_ZONE = re.compile(r"[a-z]+-[a-z]+[0-9]+-[a-z]")
+# Machine types such as e2-standard-2, n2d-highmem-8 or custom-4-8192.
+_MACHINE_TYPE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)+")
+# Azure locations as the ARM API spells them: lowercase, no spaces (westus, eastus2).
+_AZURE_LOCATION = re.compile(r"[a-z]+[0-9]*[a-z]*[0-9]*")
+# MongoDB database names: no /\. "$*<>:|? and shorter than 64 bytes; kept to a portable subset.
+_DATABASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+# A Kubernetes node name is a DNS-1123 subdomain; the virtual node's name is also its hostname
+# label, so it is kept to a single DNS-1123 label.
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+# ACI's DNS name label (InvalidDnsNameLabel): 5-63 characters, letters, digits and hyphens,
+# starting with a letter and ending with a letter or digit. Lowercase, as DNS answers it.
+_ACI_DNS_LABEL = re.compile(r"[a-z][a-z0-9-]{3,61}[a-z0-9]")
+# A container image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
+_IMAGE_REFERENCE = re.compile(
+    r"(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
+)
+
+
+class CapacityMode(StrEnum):
+    """How the Cosmos DB account is billed."""
+
+    SERVERLESS = "serverless"
+    PROVISIONED = "provisioned"
+
+
+@dataclass(frozen=True)
+class GkeSettings:
+    project: str
+    zone: str
+    node_count: int
+    node_machine_type: str
+    deletion_protection: bool
+
+
+@dataclass(frozen=True)
+class CosmosSettings:
+    location: str
+    database_name: str
+    capacity_mode: CapacityMode
+    # Request units per second of the shared database throughput; only for provisioned mode.
+    provisioned_throughput: int
+    protect: bool
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    image: str
+    virtual_node_name: str
+    aci_region: str
+    credential_rotation: str
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    image: str
+    port: int
+    dns_label: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    gke: GkeSettings
+    cosmos: CosmosSettings
+    connector: ConnectorSettings
+    app: AppSettings
+
+
+class ConfigError(pulumi.RunError):
+    """One or more configuration values are invalid; Pulumi prints this without a traceback."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"invalid stack configuration:\n{lines}")
+
+
+E = TypeVar("E", bound=StrEnum)
+ConfigLookup = Callable[[str], str | None]
+
+
+class _Reader:
+    """Reads raw string values and records every problem instead of stopping at the first."""
+
+    def __init__(self, lookup: ConfigLookup) -> None:
+        self._lookup = lookup
+        self.problems: list[str] = []
+
+    def raw(self, key: str) -> str | None:
+        value = self._lookup(key)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def fail(self, key: str, value: object, allowed: str) -> None:
+        self.problems.append(f"{key}: got {value!r}; allowed: {allowed}")
+
+    def text(self, key: str, default: str, pattern: re.Pattern[str], allowed: str) -> str:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not pattern.fullmatch(value):
+            self.fail(key, value, allowed)
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int, step: int = 1) -> int:
+        value = self.raw(key)
+        if value is None:
+            return default
+        allowed = f"a whole number from {low} to {high}" + (
+            f" in steps of {step}" if step > 1 else ""
+        )
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(key, value, allowed)
+            return default
+        if not low <= number <= high or number % step:
+            self.fail(key, value, allowed)
+        return number
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        self.fail(key, value, "true or false")
+        return default
+
+    def choice(self, key: str, enum: type[E], default: E) -> E:
+        value = self.raw(key)
+        if value is None:
+            return default
+        members = [member.value for member in enum]
+        if value not in members:
+            self.fail(key, value, " or ".join(members))
+            return default
+        return enum(value)
+
+
+def load_settings(lookup: ConfigLookup | None = None) -> Settings:
+    """Reads and validates the stack's configuration.
+
+    ``lookup`` maps a full key (``gke-aci:nodeCount``, ``gcp:zone``) to its raw value or ``None``;
+    by default it reads the running stack's configuration.
+    """
+    reader = _Reader(lookup or _stack_config)
+    key = f"{PROJECT}:{{}}".format
+
+    project = reader.raw("gcp:project")
+    if project is None:
+        reader.problems.append(
+            "gcp:project: not set; set it to your Google Cloud project id with "
+            "`pulumi config set gcp:project <your-project-id>`"
+        )
+        project = ""
+    elif not _GCP_PROJECT.fullmatch(project):
+        reader.fail(
+            "gcp:project",
+            project,
+            "a Google Cloud project id: 6-30 lowercase letters, digits and hyphens, "
+            "starting with a letter",
+        )
+    zone = reader.text(
+        "gcp:zone", "us-west1-a", _GCP_ZONE, "a GCP zone such as us-west1-a (region-zone letter)"
+    )
+    location = reader.text(
+        "azure-native:location",
+        "westus",
+        _AZURE_LOCATION,
+        "an Azure location name in lowercase without spaces, such as westus",
+    )
+
+    gke = GkeSettings(
+        project=project,
+        zone=zone,
+        node_count=reader.integer(key("nodeCount"), 3, 1, 1000),
+        node_machine_type=reader.text(
+            key("nodeMachineType"),
+            "e2-standard-2",
+            _MACHINE_TYPE,
+            "a Compute Engine machine type such as e2-standard-2",
+        ),
+        deletion_protection=reader.boolean(key("protectCluster"), True),
+    )
+
+    capacity_mode = reader.choice(key("cosmosCapacityMode"), CapacityMode, CapacityMode.SERVERLESS)
+    cosmos = CosmosSettings(
+        location=location,
+        database_name=reader.text(
+            key("cosmosDatabaseName"),
+            "todo",
+            _DATABASE_NAME,
+            "1-63 letters, digits, '-' or '_', starting with a letter or digit",
+        ),
+        capacity_mode=capacity_mode,
+        provisioned_throughput=reader.integer(
+            key("cosmosProvisionedThroughput"), 400, 400, 1_000_000, step=100
+        ),
+        protect=reader.boolean(key("protectDatabase"), True),
+    )
+
+    aci_region = reader.raw(key("aciRegion")) or location
+    if aci_region not in ACI_REGIONS:
+        reader.fail(
+            key("aciRegion") if reader.raw(key("aciRegion")) else "azure-native:location",
+            aci_region,
+            "a region the ACI connector accepts: " + ", ".join(sorted(ACI_REGIONS)),
+        )
+    connector = ConnectorSettings(
+        image=reader.text(
+            key("connectorImage"),
+            DEFAULT_CONNECTOR_IMAGE,
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag",
+        ),
+        virtual_node_name=reader.text(
+            key("virtualNodeName"),
+            "aci-connector",
+            _DNS1123_LABEL,
+            "a DNS-1123 label: 1-63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        ),
+        aci_region=aci_region,
+        credential_rotation=reader.text(
+            key("credentialRotation"),
+            "1",
+            re.compile(r"[A-Za-z0-9._-]{1,64}"),
+            "1-64 letters, digits, '.', '_' or '-' (change it to rotate the connector's password)",
+        ),
+    )
+
+    dns_label = reader.raw(key("aciDnsLabel"))
+    if dns_label is not None and not _ACI_DNS_LABEL.fullmatch(dns_label):
+        reader.fail(
+            key("aciDnsLabel"),
+            dns_label,
+            "5-63 lowercase letters, digits and '-', starting with a letter and ending with "
+            "a letter or digit (or unset for no DNS name)",
+        )
+    app = AppSettings(
+        image=reader.text(
+            key("appImage"),
+            SEED_APP_IMAGE,
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag",
+        ),
+        port=reader.integer(key("appPort"), 80, 1, 65535),
+        dns_label=dns_label,
+    )
+
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return Settings(gke=gke, cosmos=cosmos, connector=connector, app=app)
+
+
+def _stack_config(full_key: str) -> str | None:
+    namespace, _, name = full_key.partition(":")
+    return pulumi.Config(namespace).get(name)
