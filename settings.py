@@ -103,7 +103,9 @@ _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _ACI_DNS_LABEL = re.compile(r"[a-z][a-z0-9-]{3,61}[a-z0-9]")
 # A container image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
 _IMAGE_REFERENCE = re.compile(
-    r"(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
+    # A registry is told from a path by a dot, a port or "localhost", as Docker tells them apart.
+    r"(?:(?P<registry>(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|localhost)(?::[0-9]+)?"
+    r"|[a-zA-Z0-9-]+:[0-9]+)/)?"
     r"(?P<path>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
@@ -292,10 +294,12 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
         protect=reader.boolean(key("protectDatabase"), True),
     )
 
-    aci_region = reader.raw(key("aciRegion")) or location
-    if aci_region not in ACI_REGIONS:
+    explicit_region = reader.raw(key("aciRegion"))
+    aci_region = explicit_region or location
+    # An invalid location has been reported already; don't report it twice as a region.
+    if aci_region not in ACI_REGIONS and (explicit_region or _AZURE_LOCATION.fullmatch(location)):
         reader.fail(
-            key("aciRegion") if reader.raw(key("aciRegion")) else "azure-native:location",
+            key("aciRegion") if explicit_region else "azure-native:location",
             aci_region,
             "a region the ACI connector accepts: " + ", ".join(sorted(ACI_REGIONS)),
         )

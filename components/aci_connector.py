@@ -143,7 +143,7 @@ class AciConnector(pulumi.ComponentResource):
             immutable=True,
             string_data={
                 "AZURE_CLIENT_ID": azure.client_id,
-                "AZURE_CLIENT_SECRET": pulumi.Output.secret(azure.client_secret),
+                "AZURE_CLIENT_SECRET": azure.client_secret,
                 "AZURE_TENANT_ID": azure.tenant_id,
                 "AZURE_SUBSCRIPTION_ID": azure.subscription_id,
             },
@@ -175,7 +175,7 @@ class AciConnector(pulumi.ComponentResource):
             immutable=True,
             string_data={
                 "tls.crt": serving_cert.cert_pem,
-                "tls.key": pulumi.Output.secret(serving_key.private_key_pem),
+                "tls.key": serving_key.private_key_pem,
             },
             opts=k8s_opts,
         )

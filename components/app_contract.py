@@ -6,6 +6,8 @@ Two images are supported:
   ``DBHOST``, connects to ``DBHOST + '/express-todo'`` and listens on ``PORT``;
 - any other image, which gets the full connection string (database in the path) in ``DB`` and
   its port in ``PORT``. Our own app (``app/``) follows this contract.
+
+See docs/decisions/0003-seed-image-dbhost.md.
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ class TodoApp(pulumi.ComponentResource):
             # Immutable and auto-named: a new connection string makes a new Secret and a new pod.
             immutable=True,
             string_data={
-                contract.database_variable: pulumi.Output.secret(
-                    pulumi.Output.from_input(args.connection_string).apply(contract.database_value)
+                contract.database_variable: pulumi.Output.from_input(args.connection_string).apply(
+                    contract.database_value
                 )
             },
             opts=k8s_opts,

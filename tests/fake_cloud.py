@@ -41,7 +41,9 @@ SP_OBJECT_ID = "bbbbbbbb-0000-0000-0000-000000000003"
 SP_PASSWORD = "FAKE-sp-password~s3cr3t"
 COSMOS_KEY = "FAKEcosmosKEY+with/slashes=="
 COSMOS_SECONDARY_KEY = "FAKEsecondaryKEY+zzz/yyy=="
-TLS_PRIVATE_KEY = "-----BEGIN EC PRIVATE KEY-----\nFAKE-tls-private-key\n-----END EC PRIVATE KEY-----\n"
+TLS_PRIVATE_KEY = (
+    "-----BEGIN EC PRIVATE KEY-----\nFAKE-tls-private-key\n-----END EC PRIVATE KEY-----\n"
+)
 TLS_CERT = "-----BEGIN CERTIFICATE-----\nFAKE-cert\n-----END CERTIFICATE-----\n"
 GKE_ENDPOINT = "34.82.10.20"
 GKE_CA = base64.b64encode(b"FAKE-cluster-ca").decode()
@@ -72,15 +74,18 @@ def reveal(value: Any) -> Any:
     return value
 
 
-def redact(value: Any) -> Any:
-    """The value with every secret replaced by a marker (what a person or a log may see)."""
+def redact(value: Any, hidden: bool = False) -> Any:
+    """The value with every secret replaced by a marker (what a person or a log may see).
+
+    A secret map or list keeps its shape; each value inside it becomes the marker.
+    """
     if is_secret(value):
-        return "[secret]"
+        return redact(value["value"], hidden=True)
     if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
+        return {k: redact(v, hidden) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+        return [redact(v, hidden) for v in value]
+    return "[secret]" if hidden else value
 
 
 def _struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
@@ -195,7 +200,9 @@ class FakeCloud(mocks.Mocks):
             return self._kubernetes(args, autoname)
         return {}, f"{args.name}-id"
 
-    def _kubernetes(self, args: mocks.MockResourceArgs, autoname: str) -> tuple[dict[str, Any], str]:
+    def _kubernetes(
+        self, args: mocks.MockResourceArgs, autoname: str
+    ) -> tuple[dict[str, Any], str]:
         metadata = dict(args.inputs.get("metadata") or {})
         metadata.setdefault("name", autoname)
         computed: dict[str, Any] = {"metadata": metadata}
@@ -230,7 +237,10 @@ class Registration:
         return self.provider.rsplit("::", 1)[0]
 
     def all_dependencies(self) -> set[str]:
+        """Explicit, property and provider dependencies: everything this resource waits for."""
         deps = set(self.dependencies)
+        if self.provider:
+            deps.add(self.provider_urn)
         for urns in self.property_dependencies.values():
             deps.update(urns)
         return deps
@@ -316,6 +326,10 @@ class Deployment:
         return seen
 
 
+def _run_main() -> None:
+    runpy.run_path(str(PROGRAM), run_name="__main__")
+
+
 def attempt_program(config: dict[str, str] | None = None, *, preview: bool = False) -> Deployment:
     """Runs ``__main__.py`` as the Pulumi language host would, against the fake cloud.
 
@@ -323,14 +337,16 @@ def attempt_program(config: dict[str, str] | None = None, *, preview: bool = Fal
     """
     cloud = FakeCloud(preview)
     monitor = RecordingMonitor(cloud)
-    pulumi.runtime.set_mocks(cloud, project="gke-aci", stack="dev", preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        cloud, project="gke-aci", stack="dev", preview=preview, monitor=monitor
+    )
     pulumi.runtime.set_all_config({**BASE_CONFIG, **(config or {})})
     # set_mocks finished a root stack already; the program gets a fresh one, as in a real run.
     ROOT.set(None)
     error: BaseException | None = None
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
-    except Exception as exc:  # noqa: BLE001 (kept for the caller to assert on)
+        _sync_await(run_in_stack(_run_main))
+    except Exception as exc:
         error = exc
     finally:
         ROOT.set(None)

@@ -1,0 +1,54 @@
+# The commands a newcomer needs: `make up` deploys, `make test` checks everything offline.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+STACK ?= dev
+BIN := $(VENV)/bin
+
+.PHONY: help venv test lint typecheck unit up preview destroy outputs clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+# The virtual environment is rebuilt whenever a requirements file changes.
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed ## Create .venv with the program's and the tests' dependencies
+
+lint: venv ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv ## basedpyright (standard mode) over the program and the tests
+	$(BIN)/basedpyright
+
+unit: venv ## pytest: the program under Pulumi's mock engine, offline
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit ## Everything CI runs: lint, types, tests
+
+# Deploying needs the Pulumi CLI, gcloud with gke-gcloud-auth-plugin, and az, all logged in.
+# State goes to the local file backend in .pulumi-state/ unless PULUMI_BACKEND_URL says otherwise.
+up: ## Install, select or create the stack, and deploy it
+	pulumi install
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK)
+
+preview: ## Show what `pulumi up` would change
+	pulumi install
+	pulumi preview --stack $(STACK)
+
+outputs: ## Print the stack's outputs (webIp, webUrl, ...)
+	pulumi stack output --stack $(STACK)
+
+destroy: ## Tear the stack down (see README "Teardown" for protected resources)
+	pulumi destroy --stack $(STACK)
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,198 @@
+"""Every configuration rule: the defaults, each invalid value, and that nothing is created first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from fake_cloud import BASE_CONFIG, PROJECT_DIR, attempt_program
+
+from settings import (
+    ACI_REGIONS,
+    DEFAULT_CONNECTOR_IMAGE,
+    SEED_APP_IMAGE,
+    CapacityMode,
+    ConfigError,
+    Settings,
+    load_settings,
+)
+
+
+def load(**overrides: str) -> Settings:
+    return load_settings({**BASE_CONFIG, **overrides}.get)
+
+
+def problems(**overrides: str) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        load(**overrides)
+    return raised.value.problems
+
+
+def test_defaults_are_the_seeds() -> None:
+    settings = load()
+    assert settings.gke.zone == "us-west1-a"
+    assert settings.gke.node_count == 3
+    assert settings.gke.deletion_protection is True
+    assert settings.cosmos.location == "westus"
+    assert settings.cosmos.capacity_mode is CapacityMode.SERVERLESS
+    assert settings.cosmos.protect is True
+    assert settings.connector.image == DEFAULT_CONNECTOR_IMAGE
+    assert settings.connector.aci_region == "westus"
+    assert settings.app.image == SEED_APP_IMAGE
+    assert settings.app.port == 80
+    assert settings.app.dns_label is None
+
+
+def test_aci_region_defaults_to_the_azure_location() -> None:
+    assert load(**{"azure-native:location": "eastus2"}).connector.aci_region == "eastus2"
+    settings = load(**{"azure-native:location": "eastus2", "gke-aci:aciRegion": "westus3"})
+    assert settings.connector.aci_region == "westus3"
+
+
+def test_valid_overrides_are_typed() -> None:
+    settings = load(
+        **{
+            "gke-aci:nodeCount": "5",
+            "gke-aci:protectCluster": "false",
+            "gke-aci:protectDatabase": "False",
+            "gke-aci:cosmosCapacityMode": "provisioned",
+            "gke-aci:cosmosProvisionedThroughput": "1000",
+            "gke-aci:appPort": "8080",
+            "gke-aci:aciDnsLabel": "my-todo-app",
+            "gke-aci:appImage": "ghcr.io/example/todo@sha256:" + "a" * 64,
+        }
+    )
+    assert settings.gke.node_count == 5
+    assert settings.gke.deletion_protection is False
+    assert settings.cosmos.protect is False
+    assert settings.cosmos.capacity_mode is CapacityMode.PROVISIONED
+    assert settings.cosmos.provisioned_throughput == 1000
+    assert settings.app.port == 8080
+    assert settings.app.dns_label == "my-todo-app"
+
+
+INVALID = [
+    ("gke-aci:nodeCount", "-1", "whole number from 1 to 1000"),
+    ("gke-aci:nodeCount", "0", "whole number from 1 to 1000"),
+    ("gke-aci:nodeCount", "three", "whole number from 1 to 1000"),
+    ("gcp:zone", "us-west1", "GCP zone"),
+    ("gcp:zone", "westus", "GCP zone"),
+    ("gcp:project", "My_Project", "Google Cloud project id"),
+    ("gke-aci:nodeMachineType", "E2 Standard", "machine type"),
+    ("azure-native:location", "West US", "Azure location"),
+    ("gke-aci:aciRegion", "westus4", "region the ACI connector accepts"),
+    ("gke-aci:appPort", "0", "whole number from 1 to 65535"),
+    ("gke-aci:appPort", "70000", "whole number from 1 to 65535"),
+    ("gke-aci:aciDnsLabel", "ab", "5-63 lowercase"),
+    ("gke-aci:aciDnsLabel", "1todo", "starting with a letter"),
+    ("gke-aci:aciDnsLabel", "todo-", "ending with"),
+    ("gke-aci:aciDnsLabel", "My-Todo", "lowercase"),
+    ("gke-aci:appImage", "Not An Image", "container image reference"),
+    ("gke-aci:appImage", "repo/app:tag@sha256:short", "container image reference"),
+    ("gke-aci:connectorImage", "UPPER/case", "container image reference"),
+    ("gke-aci:virtualNodeName", "Virtual_Node", "DNS-1123 label"),
+    ("gke-aci:cosmosDatabaseName", "todo.db", "letters, digits"),
+    ("gke-aci:cosmosCapacityMode", "autoscale", "serverless or provisioned"),
+    ("gke-aci:cosmosProvisionedThroughput", "350", "400 to 1000000 in steps of 100"),
+    ("gke-aci:cosmosProvisionedThroughput", "450", "400 to 1000000 in steps of 100"),
+    ("gke-aci:protectDatabase", "yes", "true or false"),
+    ("gke-aci:protectCluster", "1", "true or false"),
+    ("gke-aci:credentialRotation", "has space", "1-64 letters"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), INVALID)
+def test_an_invalid_value_names_key_value_and_what_is_allowed(
+    key: str, value: str, allowed: str
+) -> None:
+    [problem] = problems(**{key: value})
+    assert problem.startswith(f"{key}: got {value!r}; allowed: ")
+    assert allowed in problem
+
+
+def test_the_location_is_blamed_when_it_is_not_an_aci_region() -> None:
+    [problem] = problems(**{"azure-native:location": "brazilsoutheast"})
+    assert problem.startswith("azure-native:location: got 'brazilsoutheast'")
+    assert "westus" in problem
+
+
+def test_a_missing_gcp_project_says_which_command_sets_it() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"gcp:zone": "us-west1-a"}.get)
+    assert raised.value.problems == [
+        "gcp:project: not set; set it to your Google Cloud project id with "
+        "`pulumi config set gcp:project <your-project-id>`"
+    ]
+
+
+def test_all_problems_are_reported_in_one_error() -> None:
+    found = problems(**{"gke-aci:nodeCount": "-3", "gke-aci:appPort": "99999"})
+    assert [p.split(":")[1] for p in found] == ["nodeCount", "appPort"]
+
+
+def test_the_connector_region_list_is_upstreams() -> None:
+    # 54 regions in virtual-kubelet/azure-aci v1.6.4 pkg/provider/aci.go validAciRegions.
+    assert len(ACI_REGIONS) == 54
+    assert {"westus", "westus2", "westus3", "eastus", "westeurope"} <= ACI_REGIONS
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"gke-aci:nodeCount": "-1"},
+        {"gcp:zone": "nowhere"},
+        {"gke-aci:aciRegion": "mars"},
+        {"gke-aci:aciDnsLabel": "x"},
+        {"gcp:project": ""},
+    ],
+)
+def test_a_bad_value_stops_the_program_before_any_resource(config: dict[str, str]) -> None:
+    deployment = attempt_program(config)
+    assert isinstance(deployment.error, ConfigError)
+    assert deployment.registrations == []
+
+
+def _declared() -> dict[str, dict[str, object]]:
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    return project["config"]
+
+
+def test_every_setting_is_declared_with_type_default_and_description() -> None:
+    declared = _declared()
+    for key, declaration in declared.items():
+        assert {"type", "default", "description"} <= declaration.keys(), key
+
+
+def test_declared_defaults_match_the_programs_defaults() -> None:
+    """`pulumi config` shows Pulumi.yaml's defaults; the program must mean the same values."""
+    declared = _declared()
+    from_yaml = load(
+        **{f"gke-aci:{key}": str(d["default"]).lower() if isinstance(d["default"], bool)
+           else str(d["default"]) for key, d in declared.items()}
+    )  # fmt: skip
+    assert from_yaml == load()
+
+
+def test_every_setting_the_program_reads_is_declared() -> None:
+    read: list[str] = []
+
+    def spy(key: str) -> str | None:
+        read.append(key)
+        return BASE_CONFIG.get(key)
+
+    load_settings(spy)
+    project_keys = {key.split(":", 1)[1] for key in read if key.startswith("gke-aci:")}
+    assert project_keys == set(_declared())
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    missing = [key for key in _declared() if f"`{key}`" not in readme]
+    assert missing == []
+
+
+def test_the_dev_stack_carries_the_seeds_locations() -> None:
+    stack = yaml.safe_load(Path(PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    assert stack["config"]["gcp:zone"] == "us-west1-a"
+    assert stack["config"]["azure-native:location"] == "westus"
