@@ -8,7 +8,12 @@ group into the connector, the Cosmos DB connection string into the app.
 import pulumi
 from pulumi_azure_native import authorization
 
-from components.aci_connector import AciConnector, AciConnectorArgs, AzureCredentials
+from components.aci_connector import (
+    AciConnector,
+    AciConnectorArgs,
+    AzureCredentials,
+    AzureReadiness,
+)
 from components.azure_data import AzureData, AzureDataArgs
 from components.connector_identity import ConnectorIdentity, ConnectorIdentityArgs
 from components.gke_cluster import GkeCluster, GkeClusterArgs
@@ -53,7 +58,10 @@ connector = AciConnector(
             subscription_id=azure_account.subscription_id,
             resource_group_name=data.resource_group_name,
         ),
-        prerequisites=[identity.role_assignment, container_instance],
+        azure_readiness=AzureReadiness(
+            role_assignment_id=identity.role_assignment_id,
+            container_instance_registration=container_instance.registration_state,
+        ),
     ),
 )
 

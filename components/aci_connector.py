@@ -7,8 +7,7 @@ unknown on a first preview. See docs/decisions/0002-connector-as-plain-manifests
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,6 +20,8 @@ KUBELET_PORT = 10250
 VIRTUAL_NODE_TAINT_KEY = "virtual-kubelet.io/provider"
 VIRTUAL_NODE_LABEL = {"type": "virtual-kubelet"}
 _TLS_DIR = "/etc/virtual-kubelet/tls"
+READY_ROLE_ANNOTATION = "gke-aci.io/role-assignment"
+READY_REGISTRATION_ANNOTATION = "gke-aci.io/microsoft-containerinstance"
 _LABELS = {"app.kubernetes.io/name": "aci-connector", "app.kubernetes.io/part-of": "gke-aci"}
 
 
@@ -53,13 +54,24 @@ class AzureCredentials:
 
 
 @dataclass(frozen=True)
+class AzureReadiness:
+    """Values that exist only once Azure can serve the connector.
+
+    They are written onto the connector's pod template, so the Deployment waits for the role
+    assignment and the provider registration through a value, and a replaced role assignment
+    restarts the connector.
+    """
+
+    role_assignment_id: pulumi.Input[str]
+    container_instance_registration: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class AciConnectorArgs:
     settings: ConnectorSettings
     kubernetes_provider: k8s.Provider
     azure: AzureCredentials
-    # Azure resources that must exist before the connector starts: the role assignment that lets
-    # it create container groups and the Microsoft.ContainerInstance registration.
-    prerequisites: Sequence[pulumi.Resource] = field(default_factory=list)
+    azure_readiness: AzureReadiness
 
 
 class AciConnector(pulumi.ComponentResource):
@@ -190,7 +202,15 @@ class AciConnector(pulumi.ComponentResource):
                 "strategy": {"type": "Recreate"},
                 "selector": {"match_labels": pod_labels},
                 "template": {
-                    "metadata": {"labels": pod_labels},
+                    "metadata": {
+                        "labels": pod_labels,
+                        "annotations": {
+                            READY_ROLE_ANNOTATION: args.azure_readiness.role_assignment_id,
+                            READY_REGISTRATION_ANNOTATION: (
+                                args.azure_readiness.container_instance_registration
+                            ),
+                        },
+                    },
                     "spec": {
                         "service_account_name": service_account.metadata.apply(
                             lambda m: m.name or ""
@@ -246,13 +266,7 @@ class AciConnector(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
-                pulumi.ResourceOptions(
-                    depends_on=[
-                        cluster_role_binding,
-                        lease_role_binding,
-                        *args.prerequisites,
-                    ]
-                ),
+                pulumi.ResourceOptions(depends_on=[cluster_role_binding, lease_role_binding]),
             ),
         )
 

@@ -34,7 +34,7 @@ class ConnectorIdentity(pulumi.ComponentResource):
     client_id: pulumi.Output[str]
     client_secret: pulumi.Output[str]
     principal_id: pulumi.Output[str]
-    role_assignment: authorization.RoleAssignment
+    role_assignment_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ConnectorIdentityArgs, opts: pulumi.ResourceOptions | None = None
@@ -52,7 +52,7 @@ class ConnectorIdentity(pulumi.ComponentResource):
             rotate_when_changed={"rotation": args.credential_rotation},
             opts=child,
         )
-        self.role_assignment = authorization.RoleAssignment(
+        role_assignment = authorization.RoleAssignment(
             name,
             principal_id=service_principal.object_id,
             # A new service principal takes a while to replicate; naming its type lets ARM skip
@@ -71,12 +71,13 @@ class ConnectorIdentity(pulumi.ComponentResource):
         self.client_id = application.client_id
         self.client_secret = pulumi.Output.secret(password.value)
         self.principal_id = service_principal.object_id
+        self.role_assignment_id = role_assignment.id
 
         self.register_outputs(
             {
                 "clientId": self.client_id,
                 "clientSecret": self.client_secret,
                 "principalId": self.principal_id,
-                "roleAssignmentId": self.role_assignment.id,
+                "roleAssignmentId": self.role_assignment_id,
             }
         )

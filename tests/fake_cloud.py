@@ -1,36 +1,33 @@
-"""A mock Pulumi engine with a fake cloud behind it, and a runner for the real program.
+"""A fake cloud behind the offline engine (synth/engine.py), and a runner for the real program.
 
 The fake cloud computes what GCP, Azure, Azure AD and Kubernetes would (names, ids, endpoints,
-keys, the pod's IP) from the inputs it is sent. The recording monitor keeps every registration as
-the engine would receive it (secrets still wrapped, dependencies, options), and applies the two
-engine behaviours that mocks otherwise skip: outputs named in ``additionalSecretOutputs`` and
-outputs whose input was secret come back as secrets.
-
-In preview mode every value a cloud computes is unknown, as on a first ``pulumi preview``.
+keys, the pod's IP) from the inputs it is sent. In preview mode every value a cloud computes is
+unknown, as on a first ``pulumi preview``.
 """
 
 from __future__ import annotations
 
 import base64
-import runpy
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pulumi
-from google.protobuf import json_format, struct_pb2
-from pulumi.runtime import mocks, rpc
-from pulumi.runtime.settings import ROOT
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime import mocks
+
+from synth.engine import (
+    UNKNOWN,
+    Deployment,
+    Registration,
+    is_secret,
+    redact,
+    reveal,
+    secret,
+)
+from synth.engine import run_program as run_offline
+
+__all__ = ["Deployment", "Registration", "is_secret", "redact", "reveal", "secret"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_DIR / "__main__.py"
-
-UNKNOWN = rpc.UNKNOWN
-SECRET_KEY = rpc._special_sig_key  # pyright: ignore[reportPrivateUsage]
-SECRET_SIG = rpc._special_secret_sig  # pyright: ignore[reportPrivateUsage]
 
 # What the fake cloud hands out. Secret values are distinctive so tests can search for them.
 SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
@@ -53,54 +50,6 @@ AUTONAME_SUFFIX = "a1b2c3d"
 SECRET_VALUES = (SP_PASSWORD, COSMOS_KEY, COSMOS_SECONDARY_KEY, TLS_PRIVATE_KEY)
 
 BASE_CONFIG = {"gcp:project": "gke-aci-test", "gcp:zone": "us-west1-a"}
-
-
-def is_secret(value: object) -> bool:
-    return isinstance(value, dict) and value.get(SECRET_KEY) == SECRET_SIG
-
-
-def secret(value: object) -> dict[str, object]:
-    return {SECRET_KEY: SECRET_SIG, "value": value}
-
-
-def reveal(value: Any) -> Any:
-    """The value with every secret wrapper removed (what the cloud would receive)."""
-    if is_secret(value):
-        return reveal(value["value"])
-    if isinstance(value, dict):
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v) for v in value]
-    return value
-
-
-def redact(value: Any, hidden: bool = False) -> Any:
-    """The value with every secret replaced by a marker (what a person or a log may see).
-
-    A secret map or list keeps its shape; each value inside it becomes the marker.
-    """
-    if is_secret(value):
-        return redact(value["value"], hidden=True)
-    if isinstance(value, dict):
-        return {k: redact(v, hidden) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, hidden) for v in value]
-    return "[secret]" if hidden else value
-
-
-def _struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return _whole_numbers(json_format.MessageToDict(struct))
-
-
-def _whole_numbers(value: Any) -> Any:
-    """protobuf Structs carry every number as a float; give whole numbers back as ints."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _whole_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(v) for v in value]
-    return value
 
 
 class FakeCloud(mocks.Mocks):
@@ -214,143 +163,16 @@ class FakeCloud(mocks.Mocks):
         return computed, f"{namespace}/{metadata['name']}" if namespace else metadata["name"]
 
 
-@dataclass(frozen=True)
-class Registration:
-    """One resource as the engine received it."""
-
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    parent: str
-    provider: str
-    dependencies: tuple[str, ...]
-    property_dependencies: dict[str, tuple[str, ...]]
-    protect: bool
-    delete_before_replace: bool
-    additional_secret_outputs: tuple[str, ...]
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-
-    @property
-    def provider_urn(self) -> str:
-        return self.provider.rsplit("::", 1)[0]
-
-    def all_dependencies(self) -> set[str]:
-        """Explicit, property and provider dependencies: everything this resource waits for."""
-        deps = set(self.dependencies)
-        if self.provider:
-            deps.add(self.provider_urn)
-        for urns in self.property_dependencies.values():
-            deps.update(urns)
-        return deps
-
-
-class RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, cloud: FakeCloud) -> None:
-        super().__init__(cloud)
-        self.registrations: dict[str, Registration] = {}
-        self.stack_outputs: dict[str, Any] = {}
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
-            return response
-        inputs = _struct_to_dict(request.object)
-        outputs = _struct_to_dict(response.object)
-        secret_names = set(request.additionalSecretOutputs) | {
-            key for key, value in inputs.items() if is_secret(value)
-        }
-        for key in secret_names:
-            if key in outputs and not is_secret(outputs[key]):
-                outputs[key] = secret(outputs[key])
-        response.object.CopyFrom(json_format.ParseDict(outputs, struct_pb2.Struct()))
-        self.registrations[response.urn] = Registration(
-            urn=response.urn,
-            type=request.type,
-            name=request.name,
-            custom=request.custom,
-            parent=request.parent,
-            provider=request.provider,
-            dependencies=tuple(request.dependencies),
-            property_dependencies={
-                key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()
-            },
-            protect=request.protect,
-            delete_before_replace=request.deleteBeforeReplace,
-            additional_secret_outputs=tuple(request.additionalSecretOutputs),
-            inputs=inputs,
-            outputs=outputs,
-        )
-        return response
-
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        if "::pulumi:pulumi:Stack::" in request.urn:
-            self.stack_outputs = _struct_to_dict(request.outputs)
-        return super().RegisterResourceOutputs(request)
-
-
-@dataclass
-class Deployment:
-    """What one run of the program registered."""
-
-    registrations: list[Registration]
-    stack_outputs: dict[str, Any]
-    error: BaseException | None = None
-    by_urn: dict[str, Registration] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.by_urn = {r.urn: r for r in self.registrations}
-
-    def of_type(self, typ: str) -> list[Registration]:
-        return [r for r in self.registrations if r.type == typ]
-
-    def one(self, typ: str, name: str | None = None) -> Registration:
-        found = [r for r in self.of_type(typ) if name is None or r.name == name]
-        assert len(found) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in found]}"
-        return found[0]
-
-    def custom_resources(self) -> Iterator[Registration]:
-        return (r for r in self.registrations if r.custom)
-
-    def transitive_dependencies(self, registration: Registration) -> set[str]:
-        seen: set[str] = set()
-        pending = list(registration.all_dependencies())
-        while pending:
-            urn = pending.pop()
-            if urn in seen:
-                continue
-            seen.add(urn)
-            if urn in self.by_urn:
-                pending.extend(self.by_urn[urn].all_dependencies())
-        return seen
-
-
-def _run_main() -> None:
-    runpy.run_path(str(PROGRAM), run_name="__main__")
-
-
 def attempt_program(config: dict[str, str] | None = None, *, preview: bool = False) -> Deployment:
-    """Runs ``__main__.py`` as the Pulumi language host would, against the fake cloud.
-
-    A program error is kept in ``Deployment.error`` with whatever was registered before it.
-    """
-    cloud = FakeCloud(preview)
-    monitor = RecordingMonitor(cloud)
-    pulumi.runtime.set_mocks(
-        cloud, project="gke-aci", stack="dev", preview=preview, monitor=monitor
+    """Runs ``__main__.py`` against the fake cloud; a program error is kept in ``error``."""
+    return run_offline(
+        PROGRAM,
+        project="gke-aci",
+        stack="dev",
+        config={**BASE_CONFIG, **(config or {})},
+        cloud=FakeCloud(preview),
+        preview=preview,
     )
-    pulumi.runtime.set_all_config({**BASE_CONFIG, **(config or {})})
-    # set_mocks finished a root stack already; the program gets a fresh one, as in a real run.
-    ROOT.set(None)
-    error: BaseException | None = None
-    try:
-        _sync_await(run_in_stack(_run_main))
-    except Exception as exc:
-        error = exc
-    finally:
-        ROOT.set(None)
-    return Deployment(list(monitor.registrations.values()), monitor.stack_outputs, error)
 
 
 def run_program(config: dict[str, str] | None = None, *, preview: bool = False) -> Deployment:

@@ -160,8 +160,13 @@ def test_the_connector_waits_for_its_role_and_the_provider_registration(
     stack: Deployment,
 ) -> None:
     deployment = stack.one(DEPLOYMENT)
-    assert stack.one(ROLE_ASSIGNMENT).urn in deployment.dependencies
-    assert stack.one(REGISTRATION).urn in deployment.dependencies
+    # The wait is carried by values written on the pod template, not by a bare depends_on.
+    spec_dependencies = deployment.property_dependencies["spec"]
+    assert stack.one(ROLE_ASSIGNMENT).urn in spec_dependencies
+    assert stack.one(REGISTRATION).urn in spec_dependencies
+    annotations = reveal(deployment.inputs["spec"])["template"]["metadata"]["annotations"]
+    assert annotations["gke-aci.io/role-assignment"] == stack.one(ROLE_ASSIGNMENT).id
+    assert annotations["gke-aci.io/microsoft-containerinstance"] == "Registered"
 
 
 def test_the_connector_role_is_the_narrow_set_not_cluster_admin(stack: Deployment) -> None:
