@@ -5,9 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 STACK ?= dev
+OUT ?= build/synth
 BIN := $(VENV)/bin
 
-.PHONY: help venv test lint typecheck unit up preview destroy outputs clean
+.PHONY: help venv test lint typecheck unit synth up preview destroy outputs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +32,10 @@ typecheck: venv ## basedpyright (standard mode) over the program and the tests
 unit: venv ## pytest: the program under Pulumi's mock engine, offline
 	$(BIN)/python -m pytest
 
-test: lint typecheck unit ## Everything CI runs: lint, types, tests
+synth: venv ## Render and check the stack offline into $(OUT) (STACK=dev, OUT=build/synth)
+	$(BIN)/python -m synth --stack $(STACK) --out $(OUT)
+
+test: lint typecheck unit synth ## Everything CI runs: lint, types, tests, synth of the stack
 
 # Deploying needs the Pulumi CLI, gcloud with gke-gcloud-auth-plugin, and az, all logged in.
 # State goes to the local file backend in .pulumi-state/ unless PULUMI_BACKEND_URL says otherwise.
@@ -50,5 +54,5 @@ outputs: ## Print the stack's outputs (webIp, webUrl, ...)
 destroy: ## Tear the stack down (see README "Teardown" for protected resources)
 	pulumi destroy --stack $(STACK)
 
-clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+clean: ## Remove the virtual environment, caches and synth output
+	rm -rf $(VENV) .pytest_cache .ruff_cache build

@@ -95,8 +95,10 @@ class AzureData(pulumi.ComponentResource):
         self.resource_group_id = group.id
         self.account_name = account.name
         self.database_name = database.name
+        # The account is named here too, so the string visibly derives from it even in a
+        # preview, where the invoke above is skipped and carries no dependency.
         self.connection_string = pulumi.Output.secret(
-            pulumi.Output.all(primary, database.name).apply(
+            pulumi.Output.all(primary, database.name, account.name).apply(
                 lambda parts: connection_string_for_database(parts[0], parts[1])
             )
         )

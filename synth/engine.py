@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks, rpc
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
@@ -80,24 +81,16 @@ def _whole_numbers(value: Any) -> Any:
 
 
 class FirstPreviewCloud(mocks.Mocks):
-    """Every value a cloud computes is unknown, as on a stack's first ``pulumi preview``."""
+    """Every value a cloud computes is unknown, as on a stack's first ``pulumi preview``.
 
-    # The invokes the program makes whose arguments are known in preview, so they do run there,
-    # and the fields of their results. Invokes with unknown arguments are skipped by the SDK.
-    INVOKE_RESULTS: Mapping[str, tuple[str, ...]] = {
-        "azure-native:authorization:getClientConfig": (
-            "clientId",
-            "objectId",
-            "subscriptionId",
-            "tenantId",
-        ),
-    }
+    Invokes are answered as wholly unknown too, as the engine answers one whose inputs are still
+    being created: even account facts (tenant, subscription) are shown as unknown, never made up.
+    """
+
+    answers_invokes = False
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        fields = self.INVOKE_RESULTS.get(args.token)
-        if fields is None:
-            raise NotImplementedError(f"the offline engine does not know the invoke {args.token}")
-        return {name: UNKNOWN for name in fields}, []
+        raise NotImplementedError("the recording monitor answers invokes as unknown")
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         return None, dict(args.inputs)
@@ -144,6 +137,11 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(cloud)
         self.registrations: dict[str, Registration] = {}
         self.stack_outputs: dict[str, Any] = {}
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        if not getattr(self.mocks, "answers_invokes", True):
+            return resource_pb2.ResourceInvokeResponse(unknown=True)
+        return super().Invoke(request)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)

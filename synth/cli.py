@@ -1,0 +1,145 @@
+"""``python -m synth``: render and check the whole stack offline, like ``cdk synth``.
+
+It runs the real ``__main__.py`` as ``pulumi up`` would, with the stack's configuration, against
+an offline engine whose clouds compute nothing yet (a stack's first preview), and writes
+everything a reviewer needs into one folder. No credentials, network or Pulumi CLI.
+
+Exit status: 0 when the program ran and every manifest validated; 1 when the program failed or a
+manifest did not validate (nothing is written then); 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from synth.engine import FirstPreviewCloud, run_program
+from synth.graph import build_graph
+from synth.render import (
+    Summary,
+    graph_markdown,
+    kubernetes_manifests,
+    plan_markdown,
+    summarize,
+    summary_text,
+    validate_manifests,
+    write_outputs,
+)
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Values only a logged-in user has. When the stack does not set them, synth renders with these
+# and says so: `pulumi up` would stop and ask for them instead.
+PLACEHOLDERS: Mapping[str, str] = {"gcp:project": "your-gcp-project"}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    values: dict[str, str]
+    notes: list[str]
+
+
+class SynthError(Exception):
+    """The program failed, or what it would deploy is invalid; the message says which."""
+
+
+def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
+    """The configuration the Pulumi CLI would give the program: stack values over defaults."""
+    project_file = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    project = str(project_file["name"])
+    values: dict[str, str] = {}
+    for key, declaration in (project_file.get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(declaration, dict) and "default" in declaration:
+            values[full_key] = _config_text(declaration["default"])
+        elif isinstance(declaration, dict) and "value" in declaration:
+            values[full_key] = _config_text(declaration["value"])
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise SynthError(f"no stack file {stack_file.name}: `pulumi stack init {stack}` makes one")
+    notes: list[str] = []
+    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and "secure" in value:
+            values[full_key] = "[secret]"
+            notes.append(f"{full_key} is encrypted; rendered as [secret]")
+        else:
+            values[full_key] = _config_text(value)
+    for key, placeholder in PLACEHOLDERS.items():
+        if not values.get(key):
+            values[key] = placeholder
+            notes.append(
+                f"{key} is not set for stack {stack}; rendered with the placeholder "
+                f"{placeholder!r} (`pulumi up` would ask for it: `pulumi config set {key} ...`)"
+            )
+    return StackConfig(project, values, notes)
+
+
+def _config_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def synthesize(project_dir: Path, stack: str, out: Path) -> Summary:
+    """Runs the program offline and writes the synth output into ``out``, replacing it whole."""
+    config = load_stack_config(project_dir, stack)
+    deployment = run_program(
+        project_dir / "__main__.py",
+        project=config.project,
+        stack=stack,
+        config=config.values,
+        cloud=FirstPreviewCloud(),
+        preview=True,
+    )
+    if deployment.error is not None:
+        raise SynthError(f"the program failed: {deployment.error}")
+    graph = build_graph(deployment)
+    manifests = kubernetes_manifests(deployment)
+    validation = validate_manifests(manifests)
+    if validation.failures:
+        raise SynthError(
+            "Kubernetes manifests do not validate:\n"
+            + "\n".join(f"  {failure}" for failure in validation.failures)
+        )
+    # Render into a scratch folder beside `out` and swap it in, so a failure leaves no half.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as scratch:
+        staging = Path(scratch) / "out"
+        files = write_outputs(staging, deployment, graph, manifests)
+        summary = summarize(deployment, graph, stack, [*files, "plan.md"], validation, config.notes)
+        (staging / "graph.md").write_text(graph_markdown(graph, stack))
+        (staging / "plan.md").write_text(plan_markdown(graph, summary))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m synth", description="Render and check the stack offline."
+    )
+    parser.add_argument("--stack", default="dev", help="stack whose configuration to use")
+    parser.add_argument("--out", default="build/synth", help="folder to write (replaced whole)")
+    parser.add_argument("--project-dir", default=str(PROJECT_DIR), help="folder with Pulumi.yaml")
+    args = parser.parse_args(argv)
+    project_dir = Path(args.project_dir).resolve()
+    out = Path(args.out)
+    out = out if out.is_absolute() else Path.cwd() / out
+    try:
+        summary = synthesize(project_dir, args.stack, out)
+    except SynthError as error:
+        print(f"synth: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(summary_text(summary))
+    print(f"  into: {out}")
+    return 0
