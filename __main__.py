@@ -15,9 +15,14 @@ from components.aci_connector import (
     AzureReadiness,
 )
 from components.azure_data import AzureData, AzureDataArgs
-from components.connector_identity import ConnectorIdentity, ConnectorIdentityArgs
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.provider_registration import ResourceProviderRegistration
+from components.service_principal import (
+    CONTRIBUTOR,
+    ScopedServicePrincipal,
+    ScopedServicePrincipalArgs,
+    builtin_role,
+)
 from components.todo_app import TodoApp, TodoAppArgs
 from settings import load_settings
 
@@ -29,12 +34,13 @@ gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
 
 data = AzureData("gke-aci", AzureDataArgs(settings=settings.cosmos))
 
-identity = ConnectorIdentity(
+# The connector creates container groups in the stack's resource group, as the seed's did.
+identity = ScopedServicePrincipal(
     "aci-connector",
-    ConnectorIdentityArgs(
+    ScopedServicePrincipalArgs(
         display_name=f"{pulumi.get_project()}-{pulumi.get_stack()}-aci-connector",
-        subscription_id=azure_account.subscription_id,
-        resource_group_id=data.resource_group_id,
+        role_definition_id=builtin_role(azure_account.subscription_id, CONTRIBUTOR),
+        scope=data.resource_group_id,
         credential_rotation=settings.connector.credential_rotation,
     ),
 )

@@ -24,7 +24,7 @@ from fake_cloud import (
     run_program,
 )
 
-from components.connector_identity import CONTRIBUTOR_ROLE_ID
+from components.service_principal import CONTRIBUTOR
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -199,7 +199,7 @@ def test_the_role_assignment_gives_the_service_principal_contributor_on_the_grou
     assert assignment["scope"] == group_id
     assert assignment["roleDefinitionId"] == (
         f"/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/"
-        f"{CONTRIBUTOR_ROLE_ID}"
+        f"{CONTRIBUTOR}"
     )
 
 
@@ -338,8 +338,8 @@ def test_azure_never_waits_for_gke_and_gke_never_waits_for_azure(stack: Deployme
 def test_every_resource_belongs_to_a_component(stack: Deployment) -> None:
     components = {r.urn: r.type for r in stack.registrations if r.type.startswith("gke-aci:")}
     assert sorted(components.values()) == [
-        "gke-aci:azure:ConnectorIdentity",
         "gke-aci:azure:Data",
+        "gke-aci:azuread:ScopedServicePrincipal",
         "gke-aci:gcp:GkeCluster",
         "gke-aci:kubernetes:AciConnector",
         "gke-aci:kubernetes:TodoApp",

@@ -1,4 +1,4 @@
-"""The Azure AD identity the ACI connector signs in with from GKE."""
+"""An Azure AD service principal with one role at one scope, and a password to sign in with."""
 
 from __future__ import annotations
 
@@ -9,26 +9,37 @@ import pulumi_azuread as azuread
 from pulumi_azure_native import authorization
 
 # Built-in role ids are the same in every subscription.
-CONTRIBUTOR_ROLE_ID = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+
+
+def builtin_role(subscription_id: pulumi.Input[str], role_id: str) -> pulumi.Output[str]:
+    """The full id of a built-in role definition in a subscription."""
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        subscription_id,
+        "/providers/Microsoft.Authorization/roleDefinitions/",
+        role_id,
+    )
 
 
 @dataclass(frozen=True)
-class ConnectorIdentityArgs:
+class ScopedServicePrincipalArgs:
     display_name: str
-    subscription_id: pulumi.Input[str]
-    resource_group_id: pulumi.Input[str]
+    role_definition_id: pulumi.Input[str]
+    scope: pulumi.Input[str]
     # Any change to this value replaces the password (see `credentialRotation`).
     credential_rotation: str
 
 
-class ConnectorIdentity(pulumi.ComponentResource):
-    """An application, its service principal and password, and its role on the resource group.
+class ScopedServicePrincipal(pulumi.ComponentResource):
+    """An application, its service principal and password, and one role assignment.
 
-    Managed identities do not work from GKE, so the connector signs in as a service principal.
-    Its role is Contributor scoped to the stack's resource group, where it creates container
-    groups, as the seed did. The password is created without an end date (Graph's default of two
-    years applies, and no wall-clock value enters the program); changing ``credential_rotation``
-    replaces it.
+    Used where something outside Azure must sign in: the ACI connector running in GKE (managed
+    identities do not work there) and the registry credentials that build and pull the app's
+    image. The password is created without an end date (Graph's default of two years applies,
+    and no wall-clock value enters the program); changing ``credential_rotation`` replaces it.
     """
 
     client_id: pulumi.Output[str]
@@ -37,9 +48,12 @@ class ConnectorIdentity(pulumi.ComponentResource):
     role_assignment_id: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: ConnectorIdentityArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: ScopedServicePrincipalArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("gke-aci:azure:ConnectorIdentity", name, None, opts)
+        super().__init__("gke-aci:azuread:ScopedServicePrincipal", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         application = azuread.Application(name, display_name=args.display_name, opts=child)
@@ -58,13 +72,8 @@ class ConnectorIdentity(pulumi.ComponentResource):
             # A new service principal takes a while to replicate; naming its type lets ARM skip
             # the directory look-up that otherwise fails with PrincipalNotFound.
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-            role_definition_id=pulumi.Output.concat(
-                "/subscriptions/",
-                args.subscription_id,
-                "/providers/Microsoft.Authorization/roleDefinitions/",
-                CONTRIBUTOR_ROLE_ID,
-            ),
-            scope=args.resource_group_id,
+            role_definition_id=args.role_definition_id,
+            scope=args.scope,
             opts=child,
         )
 
