@@ -8,7 +8,7 @@ STACK ?= dev
 OUT ?= build/synth
 BIN := $(VENV)/bin
 
-.PHONY: help venv test lint typecheck unit synth up preview destroy outputs clean
+.PHONY: help venv test lint typecheck unit synth run-app up preview destroy outputs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,14 +37,20 @@ synth: venv ## Render and check the stack offline into $(OUT) (STACK=dev, OUT=bu
 
 test: lint typecheck unit synth ## Everything CI runs: lint, types, tests, synth of the stack
 
+run-app: venv ## Run our app locally: DB=mongodb://localhost:27017/todo make run-app
+	@test -n "$$DB" || { echo "set DB, e.g. DB=mongodb://localhost:27017/todo make run-app"; exit 2; }
+	cd app && PORT=$${PORT:-8080} ../$(BIN)/python -m todo
+
 # Deploying needs the Pulumi CLI, gcloud with gke-gcloud-auth-plugin, and az, all logged in.
 # State goes to the local file backend in .pulumi-state/ unless PULUMI_BACKEND_URL says otherwise.
 up: ## Install, select or create the stack, and deploy it
+	mkdir -p .pulumi-state
 	pulumi install
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK)
 
 preview: ## Show what `pulumi up` would change
+	mkdir -p .pulumi-state
 	pulumi install
 	pulumi preview --stack $(STACK)
 

@@ -14,6 +14,8 @@ from components.aci_connector import (
     AzureCredentials,
     AzureReadiness,
 )
+from components.app_contract import contract_for
+from components.app_image import AppImage, AppImageArgs
 from components.azure_data import AzureData, AzureDataArgs
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.provider_registration import ResourceProviderRegistration
@@ -71,20 +73,40 @@ connector = AciConnector(
     ),
 )
 
+# Our own app is built from app/ and shipped through a private registry, unless `appImage`
+# names an image to run as it is.
+if settings.app.image is None:
+    app_image = AppImage(
+        "app",
+        AppImageArgs(
+            display_name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+            subscription_id=azure_account.subscription_id,
+            resource_group_name=data.resource_group_name,
+            resource_group_id=data.resource_group_id,
+            location=settings.cosmos.location,
+            credential_rotation=settings.connector.credential_rotation,
+        ),
+    )
+    image, registry_pull = app_image.image, app_image.pull
+else:
+    image, registry_pull = settings.app.image, None
+
 app = TodoApp(
     "todo",
     TodoAppArgs(
         settings=settings.app,
+        image=image,
+        contract=contract_for(settings.app.image),
         kubernetes_provider=gke.provider,
         virtual_node_name=connector.virtual_node_name,
         aci_region=settings.connector.aci_region,
         connection_string=data.connection_string,
+        registry_pull=registry_pull,
     ),
 )
 
 pulumi.export("webIp", app.web_ip)
-if app.web_url is not None:
-    pulumi.export("webUrl", app.web_url)
+pulumi.export("webUrl", app.web_url)
 pulumi.export("kubeconfig", gke.kubeconfig)
 pulumi.export("clusterName", gke.cluster_name)
 pulumi.export("resourceGroupName", data.resource_group_name)

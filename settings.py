@@ -101,14 +101,15 @@ _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # ACI's DNS name label (InvalidDnsNameLabel): 5-63 characters, letters, digits and hyphens,
 # starting with a letter and ending with a letter or digit. Lowercase, as DNS answers it.
 _ACI_DNS_LABEL = re.compile(r"[a-z][a-z0-9-]{3,61}[a-z0-9]")
-# A container image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
+# A container image reference as the distribution grammar has it:
+# [registry[:port]/]path[:tag][@algorithm:digest], with a lowercase path.
 _IMAGE_REFERENCE = re.compile(
     # A registry is told from a path by a dot, a port or "localhost", as Docker tells them apart.
     r"(?:(?P<registry>(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|localhost)(?::[0-9]+)?"
     r"|[a-zA-Z0-9-]+:[0-9]+)/)?"
-    r"(?P<path>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
+    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?"
 )
 
 
@@ -148,7 +149,8 @@ class ConnectorSettings:
 
 @dataclass(frozen=True)
 class AppSettings:
-    image: str
+    # None: build and ship our own app (app/); otherwise run this image as it is.
+    image: str | None
     port: int
     dns_label: str | None
 
@@ -193,6 +195,12 @@ class _Reader:
         if value is None:
             return default
         if not pattern.fullmatch(value):
+            self.fail(key, value, allowed)
+        return value
+
+    def optional_text(self, key: str, pattern: re.Pattern[str], allowed: str) -> str | None:
+        value = self.raw(key)
+        if value is not None and not pattern.fullmatch(value):
             self.fail(key, value, allowed)
         return value
 
@@ -322,27 +330,26 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
             key("credentialRotation"),
             "1",
             re.compile(r"[A-Za-z0-9._-]{1,64}"),
-            "1-64 letters, digits, '.', '_' or '-' (change it to rotate the connector's password)",
+            "1-64 letters, digits, '.', '_' or '-' (change it to rotate the service principals' "
+            "passwords)",
         ),
     )
 
-    dns_label = reader.raw(key("aciDnsLabel"))
-    if dns_label is not None and not _ACI_DNS_LABEL.fullmatch(dns_label):
-        reader.fail(
+    app = AppSettings(
+        # Unset: build our own app from app/ (see components/app_image.py).
+        image=reader.optional_text(
+            key("appImage"),
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag "
+            "(or unset to build the app in app/)",
+        ),
+        port=reader.integer(key("appPort"), 8080, 1, 65535),
+        dns_label=reader.optional_text(
             key("aciDnsLabel"),
-            dns_label,
+            _ACI_DNS_LABEL,
             "5-63 lowercase letters, digits and '-', starting with a letter and ending with "
             "a letter or digit (or unset for no DNS name)",
-        )
-    app = AppSettings(
-        image=reader.text(
-            key("appImage"),
-            SEED_APP_IMAGE,
-            _IMAGE_REFERENCE,
-            "a container image reference such as registry/name:tag",
         ),
-        port=reader.integer(key("appPort"), 80, 1, 65535),
-        dns_label=dns_label,
     )
 
     if reader.problems:

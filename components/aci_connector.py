@@ -128,6 +128,18 @@ class AciConnector(pulumi.ComponentResource):
             subjects=[subject],
             opts=k8s_opts,
         )
+        # TokenReview and SubjectAccessReview, for --authentication-token-webhook.
+        auth_delegator_binding = k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-auth-delegator",
+            metadata={"name": "aci-connector-auth-delegator", "labels": _LABELS},
+            role_ref={
+                "api_group": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "system:auth-delegator",
+            },
+            subjects=[subject],
+            opts=k8s_opts,
+        )
         lease_role = k8s.rbac.v1.Role(
             f"{name}-leases",
             metadata={"name": "aci-connector", "namespace": "kube-node-lease", "labels": _LABELS},
@@ -220,7 +232,16 @@ class AciConnector(pulumi.ComponentResource):
                                 "name": "virtual-kubelet",
                                 "image": settings.image,
                                 "command": ["/usr/bin/virtual-kubelet"],
-                                "args": ["--nodename", settings.virtual_node_name, "--os", "Linux"],
+                                "args": [
+                                    "--nodename",
+                                    settings.virtual_node_name,
+                                    "--os",
+                                    "Linux",
+                                    # Without it the kubelet API on :10250 serves anyone who
+                                    # reaches it (exec into ACI pods included); with it, callers
+                                    # are checked with TokenReview and SubjectAccessReview.
+                                    "--authentication-token-webhook=true",
+                                ],
                                 "env": _connector_environment(settings, azure),
                                 "env_from": [
                                     {
@@ -266,7 +287,9 @@ class AciConnector(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
-                pulumi.ResourceOptions(depends_on=[cluster_role_binding, lease_role_binding]),
+                pulumi.ResourceOptions(
+                    depends_on=[cluster_role_binding, auth_delegator_binding, lease_role_binding]
+                ),
             ),
         )
 

@@ -1,11 +1,14 @@
 """What the todo app reads from its environment: the one place that knows each image's contract.
 
-Two images are supported:
+Three cases:
 
+- our own app (``app/``, built and shipped by the stack): the full connection string, database in
+  the path, in ``DB``; its port in ``PORT``; ``/healthz`` answers 200 only when the database
+  answers, ``/livez`` whenever the process serves;
 - the seed's ``janakiramm/todo`` (source: janakiramm/todo-app, ``app/db.js``), which reads
   ``DBHOST``, connects to ``DBHOST + '/express-todo'`` and listens on ``PORT``;
-- any other image, which gets the full connection string (database in the path) in ``DB`` and
-  its port in ``PORT``. Our own app (``app/``) follows this contract.
+- any other image, which is given ``DB`` and ``PORT`` as our app is, and no probes (its health
+  endpoints are unknown).
 
 See docs/decisions/0003-seed-image-dbhost.md.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from settings import SEED_APP_IMAGE
 
@@ -23,16 +26,35 @@ PORT_VARIABLE = "PORT"
 
 @dataclass(frozen=True)
 class AppContract:
-    """The name of the variable that carries the database location, and how to fill it."""
+    """The variable that carries the database location, how to fill it, and health paths."""
 
     database_variable: str
     database_value: Callable[[str], str]
+    # GET path that answers 200 only when the app can reach its database.
+    readiness_path: str | None = None
+    # GET path that answers 200 whenever the process serves.
+    liveness_path: str | None = None
 
 
-def contract_for(image: str) -> AppContract:
+def _unchanged(connection_string: str) -> str:
+    return connection_string
+
+
+OWN_APP = AppContract(
+    database_variable="DB",
+    database_value=_unchanged,
+    readiness_path="/healthz",
+    liveness_path="/livez",
+)
+
+
+def contract_for(image: str | None) -> AppContract:
+    """The contract of ``image``; ``None`` is our own app, built from ``app/``."""
+    if image is None:
+        return OWN_APP
     if image_repository(image) == SEED_APP_IMAGE:
         return AppContract(database_variable="DBHOST", database_value=seed_dbhost)
-    return AppContract(database_variable="DB", database_value=lambda uri: uri)
+    return AppContract(database_variable="DB", database_value=_unchanged)
 
 
 def image_repository(image: str) -> str:
@@ -55,8 +77,16 @@ def seed_dbhost(connection_string: str) -> str:
     ``appName`` option moved last and left empty: the appended ``/express-todo`` becomes the
     application name, every other option survives, and the data lands in the database the
     connection string names.
+
+    The seed's URI parser (muri 1.1.0, under mongoose 4.4) takes the password as written, without
+    percent-decoding, so the account key goes in raw. It splits the user info at ``@`` and ``:``,
+    which a base64 key never contains.
     """
     base, _, query = connection_string.partition("?")
+    scheme, _, rest = base.partition("://")
+    user_info, _, location = rest.partition("@")
+    user, _, key = user_info.partition(":")
+    raw_base = f"{scheme}://{unquote(user)}:{unquote(key)}@{location}" if location else base
     options = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "appName"]
     encoded = urlencode(options, safe="@")
-    return f"{base}?{encoded}{'&' if encoded else ''}appName="
+    return f"{raw_base}?{encoded}{'&' if encoded else ''}appName="

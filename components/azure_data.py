@@ -25,9 +25,10 @@ class AzureData(pulumi.ComponentResource):
     """A resource group, a Cosmos DB for MongoDB account and the app's database.
 
     Everything Azure in the stack lives in the resource group, which is also the scope of the
-    connector's role and the home of its container groups. The account and the database are
-    protected when ``protectDatabase`` is on, so a config change that would replace them (such as
-    switching between serverless and provisioned throughput) stops instead of deleting data.
+    connector's role and the home of its container groups. The group, the account and the
+    database are protected when ``protectDatabase`` is on, so a config change that would
+    replace them (such as switching between serverless and provisioned throughput) stops
+    instead of deleting data.
 
     ``connection_string`` is a secret: the primary MongoDB connection string with the database
     named in its path, so the app writes to the database this stack manages.
@@ -46,9 +47,8 @@ class AzureData(pulumi.ComponentResource):
         settings = args.settings
         protected = pulumi.ResourceOptions(parent=self, protect=settings.protect)
 
-        group = resources.ResourceGroup(
-            name, location=settings.location, opts=pulumi.ResourceOptions(parent=self)
-        )
+        # Deleting the group would delete the account in it, so it is protected alike.
+        group = resources.ResourceGroup(name, location=settings.location, opts=protected)
 
         serverless = settings.capacity_mode is CapacityMode.SERVERLESS
         account = cosmosdb.DatabaseAccount(
@@ -59,7 +59,7 @@ class AzureData(pulumi.ComponentResource):
             database_account_offer_type=cosmosdb.DatabaseAccountOfferType.STANDARD,
             locations=[{"location_name": settings.location, "failover_priority": 0}],
             api_properties={"server_version": MONGO_SERVER_VERSION},
-            capabilities=[{"name": "EnableServerless"}] if serverless else [],
+            capabilities=[{"name": "EnableServerless"}] if serverless else None,
             consistency_policy={
                 "default_consistency_level": cosmosdb.DefaultConsistencyLevel.SESSION
             },
@@ -73,7 +73,7 @@ class AzureData(pulumi.ComponentResource):
             account_name=account.name,
             database_name=settings.database_name,
             resource={"id": settings.database_name},
-            options={} if serverless else {"throughput": settings.provisioned_throughput},
+            options=None if serverless else {"throughput": settings.provisioned_throughput},
             opts=protected,
         )
 

@@ -112,6 +112,9 @@ def gke_kubeconfig(
                         "exec": {
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "gke-gcloud-auth-plugin",
+                            # The same credentials pulumi-gcp uses (application default
+                            # credentials), on a laptop and in CI alike.
+                            "args": ["--use_application_default_credentials"],
                             "installHint": "Install gke-gcloud-auth-plugin: "
                             "gcloud components install gke-gcloud-auth-plugin",
                             "provideClusterInfo": True,

@@ -37,9 +37,10 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
     """An application, its service principal and password, and one role assignment.
 
     Used where something outside Azure must sign in: the ACI connector running in GKE (managed
-    identities do not work there) and the registry credentials that build and pull the app's
-    image. The password is created without an end date (Graph's default of two years applies,
-    and no wall-clock value enters the program); changing ``credential_rotation`` replaces it.
+    identities do not work there) and the registry credentials that push and pull the app's
+    image. ``client_secret`` resolves only after the role is assigned. The password is created
+    without an end date (Graph's default of two years applies, and no wall-clock value enters
+    the program); changing ``credential_rotation`` replaces it.
     """
 
     client_id: pulumi.Output[str]
@@ -78,7 +79,11 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         )
 
         self.client_id = application.client_id
-        self.client_secret = pulumi.Output.secret(password.value)
+        # The credential is of use only once its role is granted, so it resolves after the role
+        # assignment: whatever signs in with it waits for the role through the value itself.
+        self.client_secret = pulumi.Output.secret(
+            pulumi.Output.all(password.value, role_assignment.id).apply(lambda values: values[0])
+        )
         self.principal_id = service_principal.object_id
         self.role_assignment_id = role_assignment.id
 

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.aci_connector import VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT_KEY
-from components.app_contract import PORT_VARIABLE, contract_for
+from components.app_contract import PORT_VARIABLE, AppContract
+from components.app_image import RegistryPull
 from settings import AppSettings
 
 # The connector names the container group's public DNS label after this annotation.
 DNS_LABEL_ANNOTATION = "virtualkubelet.io/dnsnamelabel"
+# How long `pulumi up` waits for the pod to become ready: the ACI container group, the image
+# pull and, for our app, the readiness probe that reaches the database.
+READY_TIMEOUT = "10m"
 
 
 @dataclass(frozen=True)
 class TodoAppArgs:
     settings: AppSettings
+    image: pulumi.Input[str]
+    contract: AppContract
     kubernetes_provider: k8s.Provider
     virtual_node_name: pulumi.Input[str]
     aci_region: str
     # Secret: the MongoDB connection string with the database in its path.
     connection_string: pulumi.Input[str]
+    # A pull-only registry credential, when the image is in a private registry.
+    registry_pull: RegistryPull | None = None
 
 
 class TodoApp(pulumi.ComponentResource):
@@ -32,25 +42,26 @@ class TodoApp(pulumi.ComponentResource):
     ACI. Its container port is declared because ACI gives a container group a public IP only for
     declared ports, and there is no port mapping: the app's port is the public port. The database
     location reaches the container from a Secret, in the variable the image reads
-    (see ``components/app_contract.py``).
+    (see ``components/app_contract.py``). With our own app, a readiness probe on ``/healthz``
+    makes ``pulumi up`` finish only once the app in ACI reaches its database.
 
     ``web_ip`` is the pod's IP, which for an ACI pod is the container group's public IP.
     """
 
     web_ip: pulumi.Output[str]
-    web_url: pulumi.Output[str] | None
+    web_url: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TodoAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gke-aci:kubernetes:TodoApp", name, None, opts)
-        settings = args.settings
+        settings, contract = args.settings, args.contract
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
-        contract = contract_for(settings.image)
+        labels = {"name": "web", "app": "todoapp"}
 
         database = k8s.core.v1.Secret(
             f"{name}-database",
-            metadata={"labels": {"app": "todoapp"}},
+            metadata={"labels": labels},
             # Immutable and auto-named: a new connection string makes a new Secret and a new pod.
             immutable=True,
             string_data={
@@ -61,68 +72,128 @@ class TodoApp(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-        annotations = {DNS_LABEL_ANNOTATION: settings.dns_label} if settings.dns_label else {}
+        pod_spec: k8s.core.v1.PodSpecArgsDict = {
+            "node_selector": {
+                **VIRTUAL_NODE_LABEL,
+                "kubernetes.io/hostname": args.virtual_node_name,
+            },
+            "tolerations": [
+                {"key": VIRTUAL_NODE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
+            ],
+            # ACI pods never call the Kubernetes API, and the connector cannot project
+            # service-account tokens on current clusters.
+            "automount_service_account_token": False,
+            "containers": [_web_container(args, database)],
+        }
+        if args.registry_pull is not None:
+            pull_secret = _pull_secret(f"{name}-registry", args.registry_pull, labels, k8s_opts)
+            pod_spec["image_pull_secrets"] = [
+                {"name": pull_secret.metadata.apply(lambda m: m.name or "")}
+            ]
+
+        metadata: k8s.meta.v1.ObjectMetaArgsDict = {"name": "web", "labels": labels}
+        if settings.dns_label:
+            metadata["annotations"] = {DNS_LABEL_ANNOTATION: settings.dns_label}
         pod = k8s.core.v1.Pod(
             name,
-            metadata={
-                "name": "web",
-                "labels": {"name": "web", "app": "todoapp"},
-                "annotations": annotations,
-            },
-            spec={
-                "node_selector": {
-                    **VIRTUAL_NODE_LABEL,
-                    "kubernetes.io/hostname": args.virtual_node_name,
-                },
-                "tolerations": [
-                    {"key": VIRTUAL_NODE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
-                ],
-                # ACI pods never call the Kubernetes API, and the connector cannot project
-                # service-account tokens on current clusters.
-                "automount_service_account_token": False,
-                "containers": [
-                    {
-                        "name": "web",
-                        "image": settings.image,
-                        "env": [
-                            {
-                                "name": contract.database_variable,
-                                "value_from": {
-                                    "secret_key_ref": {
-                                        "name": database.metadata.apply(lambda m: m.name or ""),
-                                        "key": contract.database_variable,
-                                    }
-                                },
-                            },
-                            {"name": PORT_VARIABLE, "value": str(settings.port)},
-                        ],
-                        "ports": [
-                            {"name": "http", "container_port": settings.port, "protocol": "TCP"}
-                        ],
-                        "resources": {
-                            "requests": {"cpu": "500m", "memory": "512Mi"},
-                            "limits": {"cpu": "1", "memory": "1Gi"},
-                        },
-                    }
-                ],
-            },
+            metadata=metadata,
+            spec=pod_spec,
             # The pod has a fixed name, so a change that replaces it must delete the old one first.
             opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(delete_before_replace=True)
+                k8s_opts,
+                pulumi.ResourceOptions(
+                    delete_before_replace=True,
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=READY_TIMEOUT, update=READY_TIMEOUT
+                    ),
+                ),
             ),
         )
 
         self.web_ip = pod.status.apply(lambda status: (status.pod_ip if status else None) or "")
-        self.web_url = (
-            pulumi.Output.from_input(web_url(settings.dns_label, args.aci_region, settings.port))
-            if settings.dns_label
-            else None
-        )
+        if settings.dns_label:
+            url = web_url(
+                f"{settings.dns_label}.{args.aci_region}.azurecontainer.io", settings.port
+            )
+            self.web_url = pod.urn.apply(lambda _: url)
+        else:
+            self.web_url = self.web_ip.apply(lambda ip: web_url(ip, settings.port))
 
         self.register_outputs({"webIp": self.web_ip, "webUrl": self.web_url})
 
 
-def web_url(dns_label: str, aci_region: str, port: int) -> str:
-    """The app's address under the container group's DNS label."""
-    host = f"{dns_label}.{aci_region}.azurecontainer.io"
+def _web_container(
+    args: TodoAppArgs, database: k8s.core.v1.Secret
+) -> k8s.core.v1.ContainerArgsDict:
+    contract, port = args.contract, args.settings.port
+    container: k8s.core.v1.ContainerArgsDict = {
+        "name": "web",
+        "image": args.image,
+        "env": [
+            {
+                "name": contract.database_variable,
+                "value_from": {
+                    "secret_key_ref": {
+                        "name": database.metadata.apply(lambda m: m.name or ""),
+                        "key": contract.database_variable,
+                    }
+                },
+            },
+            {"name": PORT_VARIABLE, "value": str(port)},
+        ],
+        "ports": [{"name": "http", "container_port": port, "protocol": "TCP"}],
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+    }
+    if contract.readiness_path:
+        # The app's database timeouts are 5 s, so a probe allows 8 s before it counts a failure.
+        container["readiness_probe"] = {
+            "http_get": {"path": contract.readiness_path, "port": port, "scheme": "HTTP"},
+            "initial_delay_seconds": 5,
+            "period_seconds": 10,
+            "timeout_seconds": 8,
+            "failure_threshold": 3,
+            "success_threshold": 1,
+        }
+    if contract.liveness_path:
+        container["liveness_probe"] = {
+            "http_get": {"path": contract.liveness_path, "port": port, "scheme": "HTTP"},
+            "initial_delay_seconds": 10,
+            "period_seconds": 20,
+            "timeout_seconds": 5,
+            "failure_threshold": 3,
+            "success_threshold": 1,
+        }
+    return container
+
+
+def _pull_secret(
+    name: str, pull: RegistryPull, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Secret:
+    """A ``kubernetes.io/dockerconfigjson`` Secret, which the connector maps to ACI's credential."""
+    config = pulumi.Output.all(pull.server, pull.username, pull.password).apply(
+        lambda parts: docker_config_json(*parts)
+    )
+    return k8s.core.v1.Secret(
+        name,
+        metadata={"labels": labels},
+        type="kubernetes.io/dockerconfigjson",
+        immutable=True,
+        string_data={".dockerconfigjson": pulumi.Output.secret(config)},
+        opts=opts,
+    )
+
+
+def docker_config_json(server: str, username: str, password: str) -> str:
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps(
+        {"auths": {server: {"username": username, "password": password, "auth": auth}}},
+        sort_keys=True,
+    )
+
+
+def web_url(host: str, port: int) -> str:
+    """``http://host[:port]``, the port left out when it is 80."""
     return f"http://{host}" if port == 80 else f"http://{host}:{port}"

@@ -21,7 +21,8 @@ CLOUDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("GCP", ("gcp:",)),
     ("Kubernetes on GKE", ("kubernetes:", "pulumi:providers:kubernetes")),
     ("Azure AD", ("azuread:",)),
-    ("Azure", ("azure-native:", "pulumi-python:dynamic:")),
+    # The image is built where `pulumi up` runs and lands in the stack's Azure registry.
+    ("Azure", ("azure-native:", "pulumi-python:dynamic:", "docker-build:")),
     ("Local (no cloud)", ("tls:", "random:")),
 )
 LOCAL = "Local (no cloud)"
@@ -38,8 +39,10 @@ FLOWS: dict[str, str] = {
     "azure-native:resources:ResourceGroup": "resource group",
     "azure-native:cosmosdb:DatabaseAccount": "connection string",
     "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase": "database (in the connection string)",
-    "azure-native:authorization:RoleAssignment": "role assignment id",
+    "azure-native:authorization:RoleAssignment": "role granted",
     "pulumi-python:dynamic:Resource": "registration state",
+    "azure-native:containerregistry:Registry": "registry server",
+    "docker-build:index:Image": "image digest",
     "tls:index/privateKey:PrivateKey": "private key",
     "tls:index/selfSignedCert:SelfSignedCert": "certificate",
 }

@@ -51,6 +51,14 @@ TYPICAL_CREATION: Mapping[str, Estimate] = {
         "resource provider registration: about a minute when not yet registered "
         "(components/provider_registration.py waits up to 10 min); seconds when it is",
     ),
+    "azure-native:containerregistry:Registry": Estimate(
+        30, "judged: an ARM long-running operation; a Basic registry is ready in under a minute"
+    ),
+    "docker-build:index:Image": Estimate(
+        150,
+        "judged: a multi-stage Python image built from wheels and pushed to a registry in the "
+        "same region, 1-3 min on a laptop; cached layers make later builds faster",
+    ),
     "tls:index/privateKey:PrivateKey": Estimate(1, "local computation"),
     "tls:index/selfSignedCert:SelfSignedCert": Estimate(1, "local computation"),
     "kubernetes:apps/v1:Deployment": Estimate(

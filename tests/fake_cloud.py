@@ -32,10 +32,26 @@ PROGRAM = PROJECT_DIR / "__main__.py"
 # What the fake cloud hands out. Secret values are distinctive so tests can search for them.
 SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
 TENANT_ID = "55555555-6666-7777-8888-999999999999"
-APP_CLIENT_ID = "aaaaaaaa-0000-0000-0000-000000000001"
-APP_OBJECT_ID = "aaaaaaaa-0000-0000-0000-000000000002"
-SP_OBJECT_ID = "bbbbbbbb-0000-0000-0000-000000000003"
-SP_PASSWORD = "FAKE-sp-password~s3cr3t"
+
+
+def client_id_of(name: str) -> str:
+    """The fake client id of the application named ``name`` (each identity has its own)."""
+    return f"{name}-client-id"
+
+
+def principal_id_of(name: str) -> str:
+    return f"{name}-principal-object-id"
+
+
+def password_of(name: str) -> str:
+    return f"FAKE-{name}-password~s3cr3t"
+
+
+APP_CLIENT_ID = client_id_of("aci-connector")
+SP_OBJECT_ID = principal_id_of("aci-connector")
+SP_PASSWORD = password_of("aci-connector")
+REGISTRY_PUSH_PASSWORD = password_of("app-push")
+REGISTRY_PULL_PASSWORD = password_of("app-pull")
 COSMOS_KEY = "FAKEcosmosKEY+with/slashes=="
 COSMOS_SECONDARY_KEY = "FAKEsecondaryKEY+zzz/yyy=="
 TLS_PRIVATE_KEY = (
@@ -45,9 +61,17 @@ TLS_CERT = "-----BEGIN CERTIFICATE-----\nFAKE-cert\n-----END CERTIFICATE-----\n"
 GKE_ENDPOINT = "34.82.10.20"
 GKE_CA = base64.b64encode(b"FAKE-cluster-ca").decode()
 POD_IP = "20.66.7.8"
+IMAGE_DIGEST = "sha256:" + "d1" * 32
 AUTONAME_SUFFIX = "a1b2c3d"
 
-SECRET_VALUES = (SP_PASSWORD, COSMOS_KEY, COSMOS_SECONDARY_KEY, TLS_PRIVATE_KEY)
+SECRET_VALUES = (
+    SP_PASSWORD,
+    REGISTRY_PUSH_PASSWORD,
+    REGISTRY_PULL_PASSWORD,
+    COSMOS_KEY,
+    COSMOS_SECONDARY_KEY,
+    TLS_PRIVATE_KEY,
+)
 
 BASE_CONFIG = {"gcp:project": "gke-aci-test", "gcp:zone": "us-west1-a"}
 
@@ -123,17 +147,25 @@ class FakeCloud(mocks.Mocks):
             name = inputs["databaseName"]
             return {"name": name}, f"/subscriptions/{SUBSCRIPTION_ID}/mongodbDatabases/{name}"
         if typ == "azuread:index/application:Application":
-            return {
-                "clientId": APP_CLIENT_ID,
-                "objectId": APP_OBJECT_ID,
-            }, f"/applications/{APP_OBJECT_ID}"
+            return {"clientId": client_id_of(args.name)}, f"/applications/{args.name}-app-object-id"
         if typ == "azuread:index/servicePrincipal:ServicePrincipal":
-            return {"objectId": SP_OBJECT_ID}, f"/servicePrincipals/{SP_OBJECT_ID}"
+            object_id = principal_id_of(args.name)
+            return {"objectId": object_id}, f"/servicePrincipals/{object_id}"
         if typ == "azuread:index/servicePrincipalPassword:ServicePrincipalPassword":
-            return {"value": SP_PASSWORD, "keyId": "key-1"}, f"{SP_OBJECT_ID}/password/key-1"
+            return {"value": password_of(args.name), "keyId": "key-1"}, f"{args.name}/password"
         if typ == "azure-native:authorization:RoleAssignment":
-            guid = "eeeeeeee-0000-0000-0000-00000000000b"
+            guid = f"{args.name}-assignment-guid"
             return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
+        if typ == "azure-native:containerregistry:Registry":
+            name = inputs["registryName"]
+            return {
+                "name": name,
+                "loginServer": f"{name}.azurecr.io",
+            }, f"/subscriptions/{SUBSCRIPTION_ID}/registries/{name}"
+        if typ == "docker-build:index:Image":
+            return {"digest": IMAGE_DIGEST, "ref": f"{inputs['tags'][0]}@{IMAGE_DIGEST}"}, (
+                IMAGE_DIGEST
+            )
         if typ == "tls:index/privateKey:PrivateKey":
             return {
                 "privateKeyPem": TLS_PRIVATE_KEY,

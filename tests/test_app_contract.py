@@ -61,12 +61,40 @@ def test_image_repository(image: str, repository: str) -> None:
     assert image_repository(image) == repository
 
 
-def test_the_seed_image_reads_dbhost_and_others_read_db() -> None:
-    assert contract_for("janakiramm/todo:latest").database_variable == "DBHOST"
+def test_each_image_gets_the_contract_it_reads() -> None:
+    own = contract_for(None)
+    assert (own.database_variable, own.readiness_path, own.liveness_path) == (
+        "DB",
+        "/healthz",
+        "/livez",
+    )
+    assert own.database_value("mongodb://x/y?z=1") == "mongodb://x/y?z=1"
+    seed = contract_for("janakiramm/todo:latest")
+    assert (seed.database_variable, seed.readiness_path) == ("DBHOST", None)
     assert contract_for("docker.io/janakiramm/todo").database_variable == "DBHOST"
     other = contract_for("ghcr.io/example/todo:1")
-    assert other.database_variable == "DB"
+    assert (other.database_variable, other.readiness_path) == ("DB", None)
     assert other.database_value("mongodb://x/y?z=1") == "mongodb://x/y?z=1"
+
+
+def seed_parser(uri: str) -> dict[str, object]:
+    """How the seed's URI parser (muri 1.1.0 under mongoose 4.4) reads a URI, as documented.
+
+    Everything before the first ``?`` is split at ``@`` into user info and host; the user info at
+    ``:`` into user and password, taken verbatim (no percent-decoding before muri 1.2.0); the
+    database is what follows the host's first ``/``; options are a query string.
+    """
+    before_query, _, query = uri.removeprefix("mongodb://").partition("?")
+    user_info, _, host_and_db = before_query.partition("@")
+    user, _, password = user_info.partition(":")
+    host, _, database = host_and_db.partition("/")
+    return {
+        "user": user,
+        "password": password,
+        "host": host,
+        "database": database,
+        "options": parse_qs(query),
+    }
 
 
 def test_seed_dbhost_keeps_every_option_when_the_seed_appends_its_path() -> None:
@@ -74,21 +102,26 @@ def test_seed_dbhost_keeps_every_option_when_the_seed_appends_its_path() -> None
     dbhost = seed_dbhost(uri)
     assert dbhost.endswith("&appName=")
     # What the seed app connects to: DBHOST + '/express-todo' (janakiramm/todo-app app/db.js).
-    connected = urlsplit(dbhost + "/express-todo")
-    assert connected.path == "/todo"
-    assert connected.password == quote_plus(KEY)
-    options = parse_qs(connected.query)
-    assert options["ssl"] == ["true"]
-    assert options["replicaSet"] == ["globaldb"]
-    assert options["retrywrites"] == ["false"]
-    assert options["maxIdleTimeMS"] == ["120000"]
-    assert options["appName"] == ["/express-todo"]
+    parsed = seed_parser(dbhost + "/express-todo")
+    assert parsed["user"] == "acct"
+    assert parsed["password"] == KEY  # raw: the seed's parser does not unquote it
+    assert parsed["host"] == "acct.mongo.cosmos.azure.com:10255"
+    assert parsed["database"] == "todo"
+    assert parsed["options"] == {
+        "ssl": ["true"],
+        "replicaSet": ["globaldb"],
+        "retrywrites": ["false"],
+        "maxIdleTimeMS": ["120000"],
+        "appName": ["/express-todo"],
+    }
 
 
 def test_seed_dbhost_without_options() -> None:
-    assert seed_dbhost("mongodb://u:p@h:1/db") == "mongodb://u:p@h:1/db?appName="
+    assert seed_dbhost("mongodb://u:p%2Bq@h:1/db") == "mongodb://u:p+q@h:1/db?appName="
 
 
 def test_web_url_names_the_port_unless_it_is_80() -> None:
-    assert web_url("todo-app", "westus", 80) == "http://todo-app.westus.azurecontainer.io"
-    assert web_url("todo-app", "eastus", 8080) == "http://todo-app.eastus.azurecontainer.io:8080"
+    assert web_url("todo-app.westus.azurecontainer.io", 80) == (
+        "http://todo-app.westus.azurecontainer.io"
+    )
+    assert web_url("20.1.2.3", 8080) == "http://20.1.2.3:8080"

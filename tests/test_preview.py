@@ -57,4 +57,4 @@ def test_a_first_preview_with_a_dns_label_and_another_image() -> None:
         preview=True,
     )
     assert preview.error is None
-    assert preview.stack_outputs["webUrl"] == "http://todo-preview.westus.azurecontainer.io"
+    assert preview.stack_outputs["webUrl"] == "http://todo-preview.westus.azurecontainer.io:8080"

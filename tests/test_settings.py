@@ -11,7 +11,6 @@ from fake_cloud import BASE_CONFIG, PROJECT_DIR, attempt_program
 from settings import (
     ACI_REGIONS,
     DEFAULT_CONNECTOR_IMAGE,
-    SEED_APP_IMAGE,
     CapacityMode,
     ConfigError,
     Settings,
@@ -29,7 +28,7 @@ def problems(**overrides: str) -> list[str]:
     return raised.value.problems
 
 
-def test_defaults_are_the_seeds() -> None:
+def test_defaults() -> None:
     settings = load()
     assert settings.gke.zone == "us-west1-a"
     assert settings.gke.node_count == 3
@@ -39,8 +38,8 @@ def test_defaults_are_the_seeds() -> None:
     assert settings.cosmos.protect is True
     assert settings.connector.image == DEFAULT_CONNECTOR_IMAGE
     assert settings.connector.aci_region == "westus"
-    assert settings.app.image == SEED_APP_IMAGE
-    assert settings.app.port == 80
+    assert settings.app.image is None  # build our own app from app/
+    assert settings.app.port == 8080
     assert settings.app.dns_label is None
 
 
@@ -48,6 +47,21 @@ def test_aci_region_defaults_to_the_azure_location() -> None:
     assert load(**{"azure-native:location": "eastus2"}).connector.aci_region == "eastus2"
     settings = load(**{"azure-native:location": "eastus2", "gke-aci:aciRegion": "westus3"})
     assert settings.connector.aci_region == "westus3"
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "janakiramm/todo",
+        "ghcr.io/example/my--app:1.0",
+        "localhost:5000/a__b/c",
+        "myreg.azurecr.io/todo@sha512:" + "0" * 128,
+        "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4",
+    ],
+)
+def test_valid_image_references_are_accepted(image: str) -> None:
+    assert load(**{"gke-aci:appImage": image}).app.image == image
+    assert load(**{"gke-aci:connectorImage": image}).connector.image == image
 
 
 def test_valid_overrides_are_typed() -> None:
@@ -58,7 +72,7 @@ def test_valid_overrides_are_typed() -> None:
             "gke-aci:protectDatabase": "False",
             "gke-aci:cosmosCapacityMode": "provisioned",
             "gke-aci:cosmosProvisionedThroughput": "1000",
-            "gke-aci:appPort": "8080",
+            "gke-aci:appPort": "80",
             "gke-aci:aciDnsLabel": "my-todo-app",
             "gke-aci:appImage": "ghcr.io/example/todo@sha256:" + "a" * 64,
         }
@@ -68,7 +82,7 @@ def test_valid_overrides_are_typed() -> None:
     assert settings.cosmos.protect is False
     assert settings.cosmos.capacity_mode is CapacityMode.PROVISIONED
     assert settings.cosmos.provisioned_throughput == 1000
-    assert settings.app.port == 8080
+    assert settings.app.port == 80
     assert settings.app.dns_label == "my-todo-app"
 
 

@@ -78,6 +78,7 @@ def test_the_gke_endpoint_and_ca_build_the_kubernetes_providers_kubeconfig(
     [user] = kubeconfig["users"]
     assert user["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
     assert user["user"]["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert user["user"]["exec"]["args"] == ["--use_application_default_credentials"]
     gke = stack.one(CLUSTER)
     assert gke.urn in provider.all_dependencies()
     assert provider.inputs["clusterIdentifier"].endswith(f"/clusters/{output(gke, 'name')}")
@@ -90,7 +91,7 @@ def test_the_kubernetes_provider_waits_for_the_node_pool(stack: Deployment) -> N
 def test_every_kubernetes_object_goes_through_the_gke_provider(stack: Deployment) -> None:
     provider = stack.one(K8S_PROVIDER)
     objects = [r for r in stack.custom_resources() if r.type.startswith("kubernetes:")]
-    assert len(objects) == 11
+    assert len(objects) == 13
     assert {r.provider_urn for r in objects} == {provider.urn}
 
 
@@ -138,7 +139,13 @@ def test_the_connector_runs_with_the_off_aks_settings(stack: Deployment) -> None
     connector = container(stack, DEPLOYMENT)
     variables = env(connector)
     assert connector["image"] == "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
-    assert connector["args"] == ["--nodename", "aci-connector", "--os", "Linux"]
+    assert connector["args"] == [
+        "--nodename",
+        "aci-connector",
+        "--os",
+        "Linux",
+        "--authentication-token-webhook=true",
+    ]
     assert variables["KUBELET_PORT"] == "10250"
     assert variables["VKUBELET_POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     # The network check passes only with both VNet variables; without a subnet no VNet is used.
@@ -162,10 +169,12 @@ def test_the_connector_waits_for_its_role_and_the_provider_registration(
     deployment = stack.one(DEPLOYMENT)
     # The wait is carried by values written on the pod template, not by a bare depends_on.
     spec_dependencies = deployment.property_dependencies["spec"]
-    assert stack.one(ROLE_ASSIGNMENT).urn in spec_dependencies
+    assert stack.one(ROLE_ASSIGNMENT, "aci-connector").urn in spec_dependencies
     assert stack.one(REGISTRATION).urn in spec_dependencies
     annotations = reveal(deployment.inputs["spec"])["template"]["metadata"]["annotations"]
-    assert annotations["gke-aci.io/role-assignment"] == stack.one(ROLE_ASSIGNMENT).id
+    assert (
+        annotations["gke-aci.io/role-assignment"] == stack.one(ROLE_ASSIGNMENT, "aci-connector").id
+    )
     assert annotations["gke-aci.io/microsoft-containerinstance"] == "Registered"
 
 
@@ -182,8 +191,15 @@ def test_the_connector_role_is_the_narrow_set_not_cluster_admin(stack: Deploymen
     assert ("nodes/status", "patch") in granted
     assert not any("*" in pair for pair in granted)
     assert ("secrets", "create") not in granted
-    binding = stack.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    binding = stack.one(
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "aci-connector"
+    )
     assert binding.inputs["roleRef"]["name"] == output(role, "metadata")["name"]
+    delegator = stack.one(
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "aci-connector-auth-delegator"
+    )
+    assert delegator.inputs["roleRef"]["name"] == "system:auth-delegator"
+    assert delegator.inputs["subjects"] == binding.inputs["subjects"]
     leases = stack.one("kubernetes:rbac.authorization.k8s.io/v1:Role")
     assert leases.inputs["metadata"]["namespace"] == "kube-node-lease"
 
@@ -191,7 +207,7 @@ def test_the_connector_role_is_the_narrow_set_not_cluster_admin(stack: Deploymen
 def test_the_role_assignment_gives_the_service_principal_contributor_on_the_group(
     stack: Deployment,
 ) -> None:
-    assignment = stack.one(ROLE_ASSIGNMENT).inputs
+    assignment = stack.one(ROLE_ASSIGNMENT, "aci-connector").inputs
     assert assignment["principalId"] == SP_OBJECT_ID
     assert assignment["principalType"] == "ServicePrincipal"
     group_name = output(stack.one(RESOURCE_GROUP), "name")
@@ -219,8 +235,10 @@ def test_the_cosmos_account_is_mongodb_on_tls12_and_protected(stack: Deployment)
     assert account.inputs["apiProperties"] == {"serverVersion": "7.0"}
     assert account.inputs["capabilities"] == [{"name": "EnableServerless"}]
     assert account.protect is True
+    assert stack.one(RESOURCE_GROUP).protect is True
     database = stack.one(COSMOS_DATABASE)
     assert database.protect is True
+    assert "options" not in database.inputs
     assert database.inputs["databaseName"] == "todo"
     assert database.inputs["accountName"] == output(account, "name")
 
@@ -233,32 +251,50 @@ def expected_connection_string(stack: Deployment) -> str:
     )
 
 
-def test_the_seed_image_gets_the_connection_string_in_dbhost(stack: Deployment) -> None:
+def test_our_app_gets_the_full_connection_string_in_db(stack: Deployment) -> None:
     database_secret = secret_named(stack, "todo-database")
     assert is_secret(database_secret.inputs["stringData"])
-    dbhost = reveal(database_secret.inputs["stringData"])["DBHOST"]
-    # The seed appends '/express-todo'; it must land in appName, after every real option.
-    assert dbhost == expected_connection_string(stack).replace(
-        f"&appName=@{output(stack.one(COSMOS_ACCOUNT), 'name')}@", "&appName="
-    )
+    assert reveal(database_secret.inputs["stringData"]) == {"DB": expected_connection_string(stack)}
     variables = env(container(stack, POD))
+    assert variables["DB"] == {
+        "secretKeyRef": {"name": output(database_secret, "metadata")["name"], "key": "DB"}
+    }
+    assert variables["PORT"] == "8080"
+
+
+def test_the_seed_image_gets_the_connection_string_in_dbhost() -> None:
+    stack = run_program({"gke-aci:appImage": "janakiramm/todo", "gke-aci:appPort": "80"})
+    database_secret = secret_named(stack, "todo-database")
+    dbhost = reveal(database_secret.inputs["stringData"])["DBHOST"]
+    account = output(stack.one(COSMOS_ACCOUNT), "name")
+    # The seed appends '/express-todo', which must land in appName after every real option, and
+    # its parser takes the key verbatim.
+    assert dbhost == (
+        f"mongodb://{account}:{COSMOS_KEY}@{account}.mongo.cosmos.azure.com:10255/todo"
+        "?ssl=true&replicaSet=globaldb&retrywrites=false&maxIdleTimeMS=120000&appName="
+    )
+    web = container(stack, POD)
+    variables = env(web)
     assert variables["DBHOST"] == {
         "secretKeyRef": {"name": output(database_secret, "metadata")["name"], "key": "DBHOST"}
     }
     assert variables["PORT"] == "80"
     assert "DB" not in variables
+    assert web["image"] == "janakiramm/todo"
+    assert web["ports"] == [{"name": "http", "containerPort": 80, "protocol": "TCP"}]
+    assert "readinessProbe" not in web
 
 
 def test_another_image_gets_the_full_connection_string_in_db() -> None:
-    stack = run_program({"gke-aci:appImage": "ghcr.io/example/todo:1.0", "gke-aci:appPort": "8080"})
+    stack = run_program({"gke-aci:appImage": "ghcr.io/example/todo:1.0", "gke-aci:appPort": "9000"})
     database_secret = secret_named(stack, "todo-database")
     assert reveal(database_secret.inputs["stringData"]) == {"DB": expected_connection_string(stack)}
     web = container(stack, POD)
     assert env(web)["DB"] == {
         "secretKeyRef": {"name": output(database_secret, "metadata")["name"], "key": "DB"}
     }
-    assert env(web)["PORT"] == "8080"
-    assert web["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert env(web)["PORT"] == "9000"
+    assert web["ports"] == [{"name": "http", "containerPort": 9000, "protocol": "TCP"}]
 
 
 def test_the_connection_string_waits_for_the_database(stack: Deployment) -> None:
@@ -281,9 +317,10 @@ def test_the_web_pod_is_the_seeds_and_lands_on_the_virtual_node(stack: Deploymen
     ]
     assert spec["automountServiceAccountToken"] is False
     [web] = spec["containers"]
-    assert web["image"] == "janakiramm/todo"
-    assert web["ports"] == [{"name": "http", "containerPort": 80, "protocol": "TCP"}]
+    assert web["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert pod.delete_before_replace is True
+    assert pod.custom_timeouts == {"create": "10m", "update": "10m"}
+    assert "annotations" not in metadata
 
 
 def test_the_app_waits_for_the_connector(stack: Deployment) -> None:
@@ -292,16 +329,16 @@ def test_the_app_waits_for_the_connector(stack: Deployment) -> None:
 
 def test_the_pod_ip_is_the_web_ip_output(stack: Deployment) -> None:
     assert stack.stack_outputs["webIp"] == POD_IP
-    assert "webUrl" not in stack.stack_outputs
+    assert stack.stack_outputs["webUrl"] == f"http://{POD_IP}:8080"
 
 
 def test_a_dns_label_annotates_the_pod_and_exports_web_url() -> None:
     stack = run_program({"gke-aci:aciDnsLabel": "my-todo", "gke-aci:aciRegion": "westus2"})
     annotations = stack.one(POD).inputs["metadata"]["annotations"]
     assert annotations == {"virtualkubelet.io/dnsnamelabel": "my-todo"}
-    assert stack.stack_outputs["webUrl"] == "http://my-todo.westus2.azurecontainer.io"
-    stack = run_program({"gke-aci:aciDnsLabel": "my-todo", "gke-aci:appPort": "8080"})
-    assert stack.stack_outputs["webUrl"] == "http://my-todo.westus.azurecontainer.io:8080"
+    assert stack.stack_outputs["webUrl"] == "http://my-todo.westus2.azurecontainer.io:8080"
+    stack = run_program({"gke-aci:aciDnsLabel": "my-todo", "gke-aci:appPort": "80"})
+    assert stack.stack_outputs["webUrl"] == "http://my-todo.westus.azurecontainer.io"
 
 
 def test_the_stack_exports_what_users_read(stack: Deployment) -> None:
@@ -338,7 +375,10 @@ def test_azure_never_waits_for_gke_and_gke_never_waits_for_azure(stack: Deployme
 def test_every_resource_belongs_to_a_component(stack: Deployment) -> None:
     components = {r.urn: r.type for r in stack.registrations if r.type.startswith("gke-aci:")}
     assert sorted(components.values()) == [
+        "gke-aci:azure:AppImage",
         "gke-aci:azure:Data",
+        "gke-aci:azuread:ScopedServicePrincipal",
+        "gke-aci:azuread:ScopedServicePrincipal",
         "gke-aci:azuread:ScopedServicePrincipal",
         "gke-aci:gcp:GkeCluster",
         "gke-aci:kubernetes:AciConnector",
@@ -371,15 +411,20 @@ def test_provisioned_throughput_and_unprotected_database() -> None:
     database = stack.one(COSMOS_DATABASE)
     assert database.inputs["options"] == {"throughput": 800}
     assert database.protect is False
+    assert stack.one(RESOURCE_GROUP).protect is False
     assert stack.one(CLUSTER).inputs["deletionProtection"] is False
     assert stack.one(NODE_POOL).inputs["nodeCount"] == 1
 
 
 def test_a_rotation_value_replaces_the_password() -> None:
     password = "azuread:index/servicePrincipalPassword:ServicePrincipalPassword"
-    default = run_program().one(password).inputs
-    rotated = run_program({"gke-aci:credentialRotation": "2026-q4"}).one(password).inputs
+    default = run_program().one(password, "aci-connector").inputs
+    rotated = run_program({"gke-aci:credentialRotation": "2026-q4"})
+    assert {r.inputs["rotateWhenChanged"]["rotation"] for r in rotated.of_type(password)} == {
+        "2026-q4"
+    }
+    rotated_inputs = rotated.one(password, "aci-connector").inputs
     assert default["rotateWhenChanged"] == {"rotation": "1"}
-    assert rotated["rotateWhenChanged"] == {"rotation": "2026-q4"}
+    assert rotated_inputs["rotateWhenChanged"] == {"rotation": "2026-q4"}
     assert "endDate" not in default
     assert "endDateRelative" not in default

@@ -52,7 +52,7 @@ def all_text(folder: Path) -> str:
 def test_synth_of_the_default_stack_writes_every_file(synth_dir: Path) -> None:
     assert {p.name for p in synth_dir.iterdir()} >= {"resources.json", "graph.md", "plan.md"}
     manifests = sorted(p.name for p in (synth_dir / "manifests").iterdir())
-    assert len(manifests) == 11
+    assert len(manifests) == 13
     assert "pod-todo.yaml" in manifests
     assert "deployment-aci-connector.yaml" in manifests
 
@@ -283,10 +283,12 @@ def test_a_failing_program_exits_non_zero_with_its_error_and_writes_nothing(
 def test_the_command_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
-    assert "resources: GCP 2, Kubernetes on GKE 12, Azure AD 3, Azure 5" in printed
+    assert (
+        "resources: GCP 2, Kubernetes on GKE 14, Azure AD 9, Azure 9, Local (no cloud) 2" in printed
+    )
     assert "cross-cloud flows:" in printed
-    assert "22 schema checks, 0 failed" in printed
-    assert "wrote: resources.json, graph.md, plan.md, manifests/ (11 files)" in printed
+    assert "26 schema checks, 0 failed" in printed
+    assert "wrote: resources.json, graph.md, plan.md, manifests/ (13 files)" in printed
 
 
 def test_stack_config_uses_defaults_stack_values_and_placeholders(tmp_path: Path) -> None:
@@ -294,7 +296,7 @@ def test_stack_config_uses_defaults_stack_values_and_placeholders(tmp_path: Path
     config = load_stack_config(project, "bad")
     assert config.values["gke-aci:nodeCount"] == "5"
     assert config.values["gke-aci:protectCluster"] == "false"
-    assert config.values["gke-aci:appPort"] == "80"  # Pulumi.yaml's default
+    assert config.values["gke-aci:appPort"] == "8080"  # Pulumi.yaml's default
     assert config.values["gcp:project"] == "your-gcp-project"
     assert any("gcp:project is not set" in note for note in config.notes)
     (project / "Pulumi.bad.yaml").write_text(

@@ -1,0 +1,104 @@
+"""DB and PORT: good values parse; bad ones stop the process with one clear line and no secret."""
+
+from __future__ import annotations
+
+from urllib.parse import quote_plus
+
+import pytest
+
+from todo.config import (
+    DEFAULT_PORT,
+    EXIT_CONFIG_ERROR,
+    ConfigError,
+    load_config,
+    load_config_or_exit,
+)
+
+KEY = "s3cr3t+k/ey=="
+QUOTED = quote_plus(KEY)
+COSMOS = (
+    f"mongodb://acct:{QUOTED}@acct.mongo.cosmos.azure.com:10255/todo?ssl=true"
+    "&replicaSet=globaldb&retrywrites=false&maxIdleTimeMS=120000&appName=@acct@"
+)
+
+
+def test_a_cosmos_connection_string_gives_database_hosts_and_port() -> None:
+    config = load_config({"DB": COSMOS, "PORT": "8080"})
+    assert config.database == "todo"
+    assert config.hosts == ("acct.mongo.cosmos.azure.com:10255",)
+    assert config.port == 8080
+    assert config.database_uri == COSMOS
+    assert KEY not in repr(config)
+    assert QUOTED not in repr(config)
+
+
+def test_port_defaults_to_8080_and_is_read_when_set() -> None:
+    assert DEFAULT_PORT == 8080
+    assert load_config({"DB": "mongodb://localhost:27017/todo"}).port == 8080
+    assert load_config({"DB": "mongodb://localhost:27017/todo", "PORT": " 3000 "}).port == 3000
+
+
+def test_srv_and_multi_host_uris_are_accepted_without_network() -> None:
+    srv = load_config(
+        {"DB": f"mongodb+srv://u:{QUOTED}@cluster0.example.net/app?retryWrites=false"}
+    )
+    assert (srv.database, srv.hosts) == ("app", ("cluster0.example.net",))
+    multi = load_config({"DB": "mongodb://h1:27017,h2:27018/db1?replicaSet=rs"})
+    assert multi.hosts == ("h1:27017", "h2:27018")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "DB is not set"),
+        ({"DB": "   "}, "DB is not set"),
+        ({"DB": f"postgres://acct:{QUOTED}@host/todo"}, "not a mongodb:// or mongodb+srv://"),
+        ({"DB": f"acct:{QUOTED}@host:10255/todo"}, "not a mongodb:// or mongodb+srv://"),
+        ({"DB": COSMOS.replace("10255/todo?", "10255/?")}, "no database name in its path"),
+        ({"DB": COSMOS.replace("10255/todo?", "10255?")}, "no database name in its path"),
+        ({"DB": f"mongodb://acct:{QUOTED}@/todo"}, "DB names no host"),
+        ({"DB": COSMOS.replace("/todo?", "/to.do?")}, "not a valid MongoDB database name"),
+        ({"DB": COSMOS.replace("/todo?", f"/{'d' * 64}?")}, "not a valid MongoDB database name"),
+        # The key left unquoted: its '/' ends the host list early.
+        ({"DB": COSMOS.replace(QUOTED, KEY)}, "host list is malformed"),
+        ({"DB": "mongodb://acct:123/s3cr3t@host:10255/todo"}, "percent-quote"),
+        ({"DB": COSMOS.replace(":10255", ":notaport")}, "host list is malformed"),
+        ({"DB": COSMOS.replace("ssl=true", "ssl=maybe")}, "not a valid MongoDB connection string"),
+        ({"DB": COSMOS + "&sll=true"}, "not a valid MongoDB connection string"),
+        ({"DB": COSMOS, "PORT": "eighty"}, "PORT must be a whole number from 1 to 65535"),
+        ({"DB": COSMOS, "PORT": "0"}, "PORT must be a whole number from 1 to 65535"),
+        ({"DB": COSMOS, "PORT": "65536"}, "PORT must be a whole number from 1 to 65535"),
+        ({"DB": COSMOS, "PORT": "-1"}, "PORT must be a whole number from 1 to 65535"),
+        ({"DB": COSMOS, "PORT": "\uff18\uff10"}, "PORT must be a whole number from 1 to 65535"),
+    ],
+)
+def test_bad_configuration_exits_with_one_line_and_no_secret(
+    environ: dict[str, str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        load_config_or_exit(environ)
+    assert exit_info.value.code == EXIT_CONFIG_ERROR
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("todo: configuration error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in captured.err
+    for secret in (KEY, QUOTED, "s3cr3t"):
+        assert secret not in captured.err
+
+
+def test_a_driver_error_message_is_redacted() -> None:
+    # An unquoted ':' in the password makes the driver refuse the URI; its message is passed on
+    # with the password cut out.
+    with pytest.raises(ConfigError, match="not a valid MongoDB connection string") as error:
+        load_config({"DB": "mongodb://acct:s3cr3t:x@host:10255/todo"})
+    assert "s3cr3t" not in str(error.value)
+
+
+def test_the_exit_status_can_be_chosen(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        load_config_or_exit({}, exit_status=3)
+    assert exit_info.value.code == 3
+    assert "DB is not set" in capsys.readouterr().err

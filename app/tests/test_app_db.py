@@ -1,0 +1,135 @@
+"""The driver is set up as Cosmos DB needs; TodoStore keeps todos in the ``todos`` collection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+from bson import ObjectId
+from pymongo.uri_parser import parse_uri
+
+from todo.db import (
+    COLLECTION,
+    CONNECT_TIMEOUT_MS,
+    MAX_IDLE_TIME_MS,
+    SERVER_SELECTION_TIMEOUT_MS,
+    SOCKET_TIMEOUT_MS,
+    TodoStore,
+    make_client,
+    todo_collection,
+)
+
+KEY = "aB3+xY/zQ9==w+/="
+COSMOS = (
+    f"mongodb://acct:{quote_plus(KEY)}@acct.mongo.cosmos.azure.com:10255/todo?ssl=true"
+    "&replicaSet=globaldb&retrywrites=false&maxIdleTimeMS=120000&appName=@acct@"
+)
+
+
+def test_the_quoted_key_parses_back_to_the_raw_key() -> None:
+    assert "+" not in quote_plus(KEY)
+    assert "/" not in quote_plus(KEY)
+    parsed = parse_uri(COSMOS)
+    assert parsed["username"] == "acct"
+    assert parsed["password"] == KEY
+    assert parsed["database"] == "todo"
+    assert parsed["nodelist"] == [("acct.mongo.cosmos.azure.com", 10255)]
+
+
+COSMOS_WARNING = "ignore:You appear to be connected to a CosmosDB cluster"
+
+
+@pytest.mark.filterwarnings(COSMOS_WARNING)
+def test_the_client_has_the_options_cosmos_db_needs() -> None:
+    assert 1_000 <= SERVER_SELECTION_TIMEOUT_MS <= 10_000
+    assert 1_000 <= CONNECT_TIMEOUT_MS <= 10_000
+    assert 1_000 <= SOCKET_TIMEOUT_MS <= 20_000
+    client = make_client(COSMOS, connect=False)
+    try:
+        options = client.options
+        assert options.retry_writes is False
+        assert options.server_selection_timeout == SERVER_SELECTION_TIMEOUT_MS / 1000
+        assert options.replica_set_name == "globaldb"
+        pool = options.pool_options
+        assert pool.max_idle_time_seconds == MAX_IDLE_TIME_MS / 1000 == 120
+        assert pool.connect_timeout == CONNECT_TIMEOUT_MS / 1000
+        assert pool.socket_timeout == SOCKET_TIMEOUT_MS / 1000
+        assert pool._ssl_context is not None  # TLS, because the URI says ssl=true
+        assert pool.tls_allow_invalid_hostnames is False
+        assert client.get_default_database().name == "todo"
+        collection = todo_collection(client)
+        assert (collection.database.name, collection.name) == ("todo", COLLECTION)
+        assert COLLECTION == "todos"
+        assert KEY not in repr(client)
+        assert quote_plus(KEY) not in repr(client)
+    finally:
+        client.close()
+
+
+@pytest.mark.filterwarnings(COSMOS_WARNING)
+def test_retry_writes_stays_off_even_if_the_uri_asks_for_it() -> None:
+    client = make_client(COSMOS.replace("retrywrites=false", "retrywrites=true"), connect=False)
+    try:
+        assert client.options.retry_writes is False
+    finally:
+        client.close()
+
+
+def test_tls_is_off_when_the_uri_does_not_ask_for_it() -> None:
+    client = make_client("mongodb://localhost:27017/todo", connect=False)
+    try:
+        assert client.options.pool_options._ssl_context is None
+        assert client.get_default_database().name == "todo"
+    finally:
+        client.close()
+
+
+def test_create_get_list_update_delete(store: TodoStore, collection: Any) -> None:
+    first = store.create("buy milk")
+    second = store.create("walk the dog")
+    assert ObjectId.is_valid(first.id)
+    assert first.created_at == first.updated_at
+    assert first.created_at.tzinfo is not None
+
+    stored = collection.find_one({"_id": ObjectId(first.id)})
+    assert stored["text"] == "buy milk"
+    assert isinstance(stored["created_at"], datetime)
+    assert set(stored) == {"_id", "text", "created_at", "updated_at"}
+
+    assert store.get(first.id) == first
+    assert [todo.id for todo in store.list_all()] == [second.id, first.id]  # newest first
+
+    updated = store.update(first.id, "buy oat milk")
+    assert updated is not None
+    assert updated.text == "buy oat milk"
+    assert updated.created_at == first.created_at
+    assert updated.updated_at >= first.updated_at
+    assert store.get(first.id) == updated
+
+    assert store.delete(first.id) is True
+    assert store.get(first.id) is None
+    assert store.delete(first.id) is False
+    assert [todo.id for todo in store.list_all()] == [second.id]
+
+
+@pytest.mark.parametrize("todo_id", ["nope", "", "0" * 23, "g" * 24, str(ObjectId())])
+def test_unknown_or_malformed_ids_are_not_found(store: TodoStore, todo_id: str) -> None:
+    store.create("something")
+    assert store.get(todo_id) is None
+    assert store.update(todo_id, "x") is None
+    assert store.delete(todo_id) is False
+    assert len(store.list_all()) == 1
+
+
+def test_naive_stored_times_are_read_as_utc(store: TodoStore, collection: Any) -> None:
+    oid = collection.insert_one({"text": "old", "created_at": datetime(2020, 1, 2, 3, 4, 5)})
+    todo = store.get(str(oid.inserted_id))
+    assert todo is not None
+    assert todo.created_at == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert todo.updated_at == todo.created_at
+
+
+def test_ping_answers(store: TodoStore) -> None:
+    store.ping()  # mongomock answers {"ok": 1}; the outage tests cover the failing case

@@ -1,0 +1,129 @@
+"""The app's configuration, read from the environment only: ``DB`` and ``PORT``.
+
+A bad value stops the process at start with one line on stderr that names the variable and what is
+wrong with it. The line never repeats ``DB``'s value, because that value carries the database key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, unquote_plus
+
+from pymongo.errors import PyMongoError
+from pymongo.uri_parser import parse_uri
+
+DEFAULT_PORT = 8080
+EXIT_CONFIG_ERROR = 2
+
+_SCHEMES = ("mongodb://", "mongodb+srv://")
+# MongoDB database names: none of /\. "$*<>:|? or NUL, and shorter than 64 bytes.
+_DATABASE_NAME = re.compile(r'[^/\\. "$*<>:|?\x00]+')
+# A host name or an IPv4 or [IPv6] address, with an optional port.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._%-]+)(:[0-9]{1,5})?")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded for the operator and free of secrets."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the app needs to start; ``repr`` leaves out the connection string."""
+
+    database_uri: str = field(repr=False)
+    database: str
+    hosts: tuple[str, ...]
+    port: int
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    """Read ``DB`` and ``PORT``; raise ConfigError naming the first problem found."""
+    uri = environ.get("DB", "").strip()
+    database, hosts = parse_database_uri(uri)
+    return Config(database_uri=uri, database=database, hosts=hosts, port=parse_port(environ))
+
+
+def parse_database_uri(uri: str) -> tuple[str, tuple[str, ...]]:
+    """The database name (from the URI path) and the hosts of a MongoDB connection string."""
+    if not uri:
+        raise ConfigError(
+            "DB is not set: give the MongoDB connection string, with the database name in its path"
+        )
+    scheme = next((s for s in _SCHEMES if uri.startswith(s)), None)
+    if scheme is None:
+        raise ConfigError("DB is not a mongodb:// or mongodb+srv:// connection string")
+    # As the driver does: the host list ends at the first '/', the path at the '?'.
+    rest = uri[len(scheme) :].partition("?")[0]
+    authority, slash, path = rest.partition("/")
+    userinfo, _, host_list = authority.rpartition("@")
+    hosts = tuple(host_list.split(",")) if host_list else ()
+    if not hosts:
+        raise ConfigError("DB names no host")
+    if not all(_HOST.fullmatch(host) for host in hosts):
+        raise ConfigError("DB's host list is malformed (are the user name and key percent-quoted?)")
+    database = unquote(path)
+    if not slash or not database:
+        raise ConfigError(
+            "DB has no database name in its path (mongodb://HOST:PORT/DATABASE?OPTIONS)"
+        )
+    if "@" in database:
+        # Legal in a database name, but here it means a '/' in the key was left unquoted.
+        raise ConfigError("DB's path holds an '@': percent-quote the user name and key")
+    if not _DATABASE_NAME.fullmatch(database) or len(database.encode()) >= 64:
+        raise ConfigError("DB's database name is not a valid MongoDB database name")
+    if scheme == "mongodb://":
+        # The driver's own parser catches what the checks above do not: an unquoted ':' in the
+        # key, an unknown option, a bad option value. Strictly: MongoClient would only warn and
+        # drop a bad value, and a dropped ssl=... means no TLS. Parsing a mongodb+srv:// URI
+        # would need a DNS lookup, so those get the checks above only.
+        try:
+            parse_uri(uri, warn=False)
+        except (PyMongoError, ValueError) as error:
+            raise ConfigError(
+                f"DB is not a valid MongoDB connection string: {_redact(str(error), userinfo)}"
+            ) from None
+    return database, hosts
+
+
+def parse_port(environ: Mapping[str, str]) -> int:
+    """``PORT``, a TCP port number; unset or empty means the default, 8080."""
+    raw = environ.get("PORT", "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"PORT must be a whole number from 1 to 65535, not {raw[:20]!r}")
+    return int(raw)
+
+
+def load_config_or_exit(
+    environ: Mapping[str, str] | None = None, *, exit_status: int = EXIT_CONFIG_ERROR
+) -> Config:
+    """The configuration, or one line on stderr and SystemExit: a traceback would help nobody."""
+    try:
+        return load_config(os.environ if environ is None else environ)
+    except ConfigError as error:
+        print(f"todo: configuration error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(exit_status) from None
+
+
+def configure_logging() -> None:
+    """One log format on stderr for the entry points (library modules only get loggers)."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+    )
+
+
+def _redact(message: str, userinfo: str) -> str:
+    """Remove the password, raw or unquoted, from a driver error message."""
+    password = userinfo.partition(":")[2]
+    secrets = {password, unquote(password), unquote_plus(password)}
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message

@@ -1,0 +1,124 @@
+"""Our todo app's image: built from app/, pushed to a private registry, pulled by ACI."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker_build as docker_build
+from pulumi_azure_native import containerregistry
+
+from components.service_principal import (
+    ACR_PULL,
+    ACR_PUSH,
+    ScopedServicePrincipal,
+    ScopedServicePrincipalArgs,
+    builtin_role,
+)
+
+# Relative to the project folder, where Pulumi runs the program: an absolute path would differ
+# between machines and show a diff on every `pulumi up` from another checkout.
+APP_CONTEXT = "app"
+REPOSITORY = "todo"
+
+
+@dataclass(frozen=True)
+class AppImageArgs:
+    display_name_prefix: str
+    subscription_id: pulumi.Input[str]
+    resource_group_name: pulumi.Input[str]
+    resource_group_id: pulumi.Input[str]
+    location: str
+    credential_rotation: str
+
+
+@dataclass(frozen=True)
+class RegistryPull:
+    """A pull-only credential for one registry (a secret password)."""
+
+    server: pulumi.Input[str]
+    username: pulumi.Input[str]
+    password: pulumi.Input[str]
+
+
+class AppImage(pulumi.ComponentResource):
+    """An Azure Container Registry (Basic), the app's image built and pushed to it, and pulls.
+
+    The registry's admin user stays off. Two service principals hold one role each on this
+    registry alone: one with AcrPush, whose credential only the build on the deploying machine
+    uses and which never reaches the cluster; one with AcrPull, whose credential the pod uses
+    as an image pull secret, which the ACI connector turns into the container group's registry
+    credential. ``image`` names the image by digest, so a code change rolls the pod and an
+    unchanged ``app/`` gives no diff.
+
+    Building needs Docker with buildx on the machine that runs ``pulumi up``. Previews do not
+    build (``build_on_preview`` is off), so ``pulumi preview`` in CI needs no Docker.
+    See docs/decisions/0006-app-image-port-and-registry-credentials.md.
+    """
+
+    image: pulumi.Output[str]
+    pull: RegistryPull
+
+    def __init__(
+        self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gke-aci:azure:AppImage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        registry = containerregistry.Registry(
+            name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            # Registry names are global, 5-50 letters and digits: derived from the resource
+            # group's id, so each stack has its own and a second `pulumi up` keeps it.
+            registry_name=pulumi.Output.from_input(args.resource_group_id).apply(registry_name),
+            sku={"name": containerregistry.SkuName.BASIC},
+            admin_user_enabled=False,
+            opts=child,
+        )
+
+        def registry_identity(purpose: str, role: str) -> ScopedServicePrincipal:
+            return ScopedServicePrincipal(
+                f"{name}-{purpose}",
+                ScopedServicePrincipalArgs(
+                    display_name=f"{args.display_name_prefix}-registry-{purpose}",
+                    role_definition_id=builtin_role(args.subscription_id, role),
+                    scope=registry.id,
+                    credential_rotation=args.credential_rotation,
+                ),
+                opts=child,
+            )
+
+        push = registry_identity("push", ACR_PUSH)
+        pull = registry_identity("pull", ACR_PULL)
+
+        image = docker_build.Image(
+            name,
+            context={"location": APP_CONTEXT},
+            dockerfile={"location": f"{APP_CONTEXT}/Dockerfile"},
+            platforms=[docker_build.Platform.LINUX_AMD64],
+            tags=[pulumi.Output.concat(registry.login_server, f"/{REPOSITORY}:latest")],
+            push=True,
+            build_on_preview=False,
+            registries=[
+                {
+                    "address": registry.login_server,
+                    "username": push.client_id,
+                    "password": push.client_secret,
+                }
+            ],
+            opts=child,
+        )
+
+        self.image = pulumi.Output.concat(registry.login_server, f"/{REPOSITORY}@", image.digest)
+        self.pull = RegistryPull(
+            server=registry.login_server, username=pull.client_id, password=pull.client_secret
+        )
+
+        self.register_outputs({"image": self.image, "registryServer": registry.login_server})
+
+
+def registry_name(resource_group_id: str) -> str:
+    """``todo`` and 16 hex digits of the resource group id's hash: globally unique enough."""
+    return "todo" + hashlib.sha256(resource_group_id.lower().encode()).hexdigest()[:16]

@@ -1,0 +1,184 @@
+"""Our app shipped inside the graph: registry, build and push, pull credential, digest, probe."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+import pytest
+from fake_cloud import (
+    IMAGE_DIGEST,
+    PROJECT_DIR,
+    REGISTRY_PULL_PASSWORD,
+    REGISTRY_PUSH_PASSWORD,
+    SUBSCRIPTION_ID,
+    Deployment,
+    client_id_of,
+    is_secret,
+    principal_id_of,
+    reveal,
+    run_program,
+)
+
+from components.app_image import registry_name
+from components.service_principal import ACR_PULL, ACR_PUSH
+
+REGISTRY = "azure-native:containerregistry:Registry"
+IMAGE = "docker-build:index:Image"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+POD = "kubernetes:core/v1:Pod"
+SECRET = "kubernetes:core/v1:Secret"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Deployment:
+    return run_program()
+
+
+def web_container(stack: Deployment) -> dict[str, Any]:
+    [container] = reveal(stack.one(POD).inputs["spec"])["containers"]
+    return container
+
+
+def login_server(stack: Deployment) -> str:
+    return reveal(stack.one(REGISTRY).outputs["loginServer"])
+
+
+def test_a_basic_registry_without_admin_user_in_the_resource_group(stack: Deployment) -> None:
+    registry = stack.one(REGISTRY)
+    group = stack.one("azure-native:resources:ResourceGroup")
+    assert registry.inputs["sku"] == {"name": "Basic"}
+    assert registry.inputs["adminUserEnabled"] is False
+    assert registry.inputs["resourceGroupName"] == reveal(group.outputs["name"])
+    assert registry.inputs["registryName"] == registry_name(group.id)
+
+
+def test_registry_names_are_valid_stable_and_per_resource_group() -> None:
+    first = registry_name("/subscriptions/s/resourceGroups/gke-aci-1")
+    assert re.fullmatch(r"[a-z0-9]{5,50}", first)
+    assert registry_name("/subscriptions/s/resourceGroups/gke-aci-1") == first
+    assert registry_name("/subscriptions/s/resourceGroups/gke-aci-2") != first
+
+
+def test_the_image_is_built_from_app_for_amd64_and_pushed_to_the_registry(
+    stack: Deployment,
+) -> None:
+    image = stack.one(IMAGE).inputs
+    # Relative paths: the same inputs on every machine, so an unchanged tree gives no diff.
+    assert image["context"] == {"location": "app"}
+    assert image["dockerfile"] == {"location": "app/Dockerfile"}
+    assert (PROJECT_DIR / image["dockerfile"]["location"]).is_file()
+    assert image["platforms"] == ["linux/amd64"]
+    assert image["push"] is True
+    assert image["buildOnPreview"] is False
+    assert image["tags"] == [f"{login_server(stack)}/todo:latest"]
+    [registry] = image["registries"]
+    assert registry["address"] == login_server(stack)
+
+
+def test_the_push_credential_is_push_only_and_stays_with_the_build(stack: Deployment) -> None:
+    [registry] = stack.one(IMAGE).inputs["registries"]
+    assert registry["username"] == client_id_of("app-push")
+    assert is_secret(registry["password"])
+    assert reveal(registry["password"]) == REGISTRY_PUSH_PASSWORD
+    push = stack.one(ROLE_ASSIGNMENT, "app-push").inputs
+    assert push["principalId"] == principal_id_of("app-push")
+    assert push["roleDefinitionId"].endswith(f"/roleDefinitions/{ACR_PUSH}")
+    assert push["scope"] == stack.one(REGISTRY).id
+    # Nothing on the cluster ever holds the push password.
+    for resource in stack.registrations:
+        if resource.type.startswith("kubernetes:"):
+            assert REGISTRY_PUSH_PASSWORD not in json.dumps(reveal(resource.inputs))
+
+
+def test_the_pod_pulls_with_a_pull_only_secret_credential(stack: Deployment) -> None:
+    pull = stack.one(ROLE_ASSIGNMENT, "app-pull").inputs
+    assert pull["principalId"] == principal_id_of("app-pull")
+    assert pull["roleDefinitionId"] == (
+        f"/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/"
+        f"{ACR_PULL}"
+    )
+    assert pull["scope"] == stack.one(REGISTRY).id
+    secret = stack.one(SECRET, "todo-registry")
+    assert secret.inputs["type"] == "kubernetes.io/dockerconfigjson"
+    assert is_secret(secret.inputs["stringData"])
+    config = json.loads(reveal(secret.inputs["stringData"])[".dockerconfigjson"])
+    username = client_id_of("app-pull")
+    assert config == {
+        "auths": {
+            login_server(stack): {
+                "username": username,
+                "password": REGISTRY_PULL_PASSWORD,
+                "auth": base64.b64encode(f"{username}:{REGISTRY_PULL_PASSWORD}".encode()).decode(),
+            }
+        }
+    }
+    spec = reveal(stack.one(POD).inputs["spec"])
+    assert spec["imagePullSecrets"] == [{"name": reveal(secret.outputs["metadata"])["name"]}]
+    # The pull credential is usable only once its role exists; the pod waits for that.
+    assert stack.one(ROLE_ASSIGNMENT, "app-pull").urn in stack.transitive_dependencies(
+        stack.one(POD)
+    )
+
+
+def test_the_pod_runs_the_image_by_digest(stack: Deployment) -> None:
+    assert web_container(stack)["image"] == f"{login_server(stack)}/todo@{IMAGE_DIGEST}"
+    assert stack.one(IMAGE).urn in stack.one(POD).all_dependencies()
+
+
+def test_a_readiness_probe_on_healthz_gates_the_deployment(stack: Deployment) -> None:
+    container = web_container(stack)
+    assert container["readinessProbe"]["httpGet"] == {
+        "path": "/healthz",
+        "port": 8080,
+        "scheme": "HTTP",
+    }
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    # azure-aci maps exec and httpGet probes only; a tcpSocket probe would be rejected.
+    assert "tcpSocket" not in container["readinessProbe"]
+    assert stack.one(POD).custom_timeouts["create"] == "10m"
+
+
+def test_the_default_port_is_the_one_the_image_listens_on(stack: Deployment) -> None:
+    dockerfile = (PROJECT_DIR / "app" / "Dockerfile").read_text()
+    assert "EXPOSE 8080" in dockerfile
+    assert re.search(r"^USER [1-9][0-9]*", dockerfile, re.MULTILINE), "runs as non-root"
+    assert web_container(stack)["ports"][0]["containerPort"] == 8080
+
+
+def test_the_build_and_push_wait_only_for_azure(stack: Deployment) -> None:
+    image = stack.one(IMAGE)
+    waits_for = {
+        stack.by_urn[u].type for u in stack.transitive_dependencies(image) if u in stack.by_urn
+    }
+    assert REGISTRY in waits_for
+    assert not {t for t in waits_for if t.startswith(("gcp:", "kubernetes:", "pulumi:providers"))}
+    # And nothing on GCP waits for the image.
+    for resource in stack.custom_resources():
+        if resource.type.startswith("gcp:"):
+            assert image.urn not in stack.transitive_dependencies(resource)
+
+
+def test_an_app_image_setting_skips_the_registry_and_the_build() -> None:
+    stack = run_program({"gke-aci:appImage": "ghcr.io/example/todo:2"})
+    assert stack.of_type(REGISTRY) == []
+    assert stack.of_type(IMAGE) == []
+    assert [r.name for r in stack.of_type(ROLE_ASSIGNMENT)] == ["aci-connector"]
+    assert sorted(r.name for r in stack.of_type(SECRET)) == [
+        "aci-connector-azure",
+        "aci-connector-kubelet-tls",
+        "todo-database",
+    ]
+    spec = reveal(stack.one(POD).inputs["spec"])
+    [container] = spec["containers"]
+    assert container["image"] == "ghcr.io/example/todo:2"
+    assert "imagePullSecrets" not in spec
+    assert "readinessProbe" not in container
+
+
+def test_the_first_preview_does_not_need_the_image() -> None:
+    preview = run_program(preview=True)
+    assert preview.one(IMAGE).inputs["buildOnPreview"] is False
+    assert reveal(preview.one(POD).inputs["spec"])["containers"][0]["image"]
