@@ -14,19 +14,20 @@ from components.aci_connector import (
     AzureCredentials,
     AzureReadiness,
 )
-from components.app_contract import contract_for
+from components.app_contract import COLLECTION, contract_for
 from components.app_image import AppImage, AppImageArgs
 from components.azure_data import AzureData, AzureDataArgs
+from components.container_group_role import ContainerGroupRole, ContainerGroupRoleArgs
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.provider_registration import ResourceProviderRegistration
 from components.service_principal import (
     CONTRIBUTOR,
     ScopedServicePrincipal,
     ScopedServicePrincipalArgs,
-    builtin_role,
+    role_definition_id,
 )
 from components.todo_app import TodoApp, TodoAppArgs
-from settings import load_settings
+from settings import ConnectorRole, load_settings
 
 # Validated before any resource exists: a bad value stops here with one message.
 settings = load_settings()
@@ -34,16 +35,42 @@ azure_account = authorization.get_client_config_output()
 
 gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
 
-data = AzureData("gke-aci", AzureDataArgs(settings=settings.cosmos))
+app_contract = contract_for(settings.app.image)
 
-# The connector creates container groups in the stack's resource group, as the seed's did.
+data = AzureData(
+    "gke-aci",
+    AzureDataArgs(
+        settings=settings.cosmos,
+        collection_name=COLLECTION,
+        driver_creates_collections=app_contract.creates_collections,
+    ),
+)
+
+stack_name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+
+# The connector creates container groups in the stack's resource group: with a role that allows
+# only that (the default), or with Contributor there, as the seed had it.
+if settings.connector.role is ConnectorRole.CUSTOM:
+    connector_role = ContainerGroupRole(
+        "aci-connector",
+        ContainerGroupRoleArgs(
+            role_name=pulumi.Output.concat(
+                stack_name, " ACI connector (", data.resource_group_name, ")"
+            ),
+            subscription_id=azure_account.subscription_id,
+            resource_group_id=data.resource_group_id,
+        ),
+    ).role_definition_id
+else:
+    connector_role = role_definition_id(azure_account.subscription_id, CONTRIBUTOR)
+
 identity = ScopedServicePrincipal(
     "aci-connector",
     ScopedServicePrincipalArgs(
-        display_name=f"{pulumi.get_project()}-{pulumi.get_stack()}-aci-connector",
-        role_definition_id=builtin_role(azure_account.subscription_id, CONTRIBUTOR),
+        display_name=f"{stack_name}-aci-connector",
+        role_definition_id=connector_role,
         scope=data.resource_group_id,
-        credential_rotation=settings.connector.credential_rotation,
+        credentials=settings.credentials,
     ),
 )
 
@@ -79,12 +106,12 @@ if settings.app.image is None:
     app_image = AppImage(
         "app",
         AppImageArgs(
-            display_name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+            display_name_prefix=stack_name,
             subscription_id=azure_account.subscription_id,
             resource_group_name=data.resource_group_name,
             resource_group_id=data.resource_group_id,
             location=settings.cosmos.location,
-            credential_rotation=settings.connector.credential_rotation,
+            credentials=settings.credentials,
         ),
     )
     image, registry_pull = app_image.image, app_image.pull
@@ -96,7 +123,7 @@ app = TodoApp(
     TodoAppArgs(
         settings=settings.app,
         image=image,
-        contract=contract_for(settings.app.image),
+        contract=app_contract,
         kubernetes_provider=gke.provider,
         virtual_node_name=connector.virtual_node_name,
         aci_region=settings.connector.aci_region,

@@ -11,6 +11,7 @@ names the key, the value given and what is allowed.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,6 +114,15 @@ _IMAGE_REFERENCE = re.compile(
 )
 
 
+class ConnectorRole(StrEnum):
+    """What the connector may do in its resource group."""
+
+    # A role defined by the stack with only the container group actions the connector calls.
+    CUSTOM = "custom"
+    # The built-in Contributor role, as the seed had it.
+    CONTRIBUTOR = "contributor"
+
+
 class CapacityMode(StrEnum):
     """How the Cosmos DB account is billed."""
 
@@ -127,6 +137,13 @@ class GkeSettings:
     node_count: int
     node_machine_type: str
     deletion_protection: bool
+    private_nodes: bool
+    # CIDR blocks allowed to reach the control plane; empty means no restriction.
+    authorized_networks: tuple[str, ...]
+
+    @property
+    def region(self) -> str:
+        return self.zone.rsplit("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -144,7 +161,17 @@ class ConnectorSettings:
     image: str
     virtual_node_name: str
     aci_region: str
-    credential_rotation: str
+    role: ConnectorRole
+
+
+@dataclass(frozen=True)
+class CredentialSettings:
+    """How the service principals' passwords are rotated."""
+
+    # Changing it replaces every password now.
+    rotation: str
+    # A password is replaced on the first `pulumi up --refresh` after this many days.
+    rotation_days: int
 
 
 @dataclass(frozen=True)
@@ -160,6 +187,7 @@ class Settings:
     gke: GkeSettings
     cosmos: CosmosSettings
     connector: ConnectorSettings
+    credentials: CredentialSettings
     app: AppSettings
 
 
@@ -203,6 +231,25 @@ class _Reader:
         if value is not None and not pattern.fullmatch(value):
             self.fail(key, value, allowed)
         return value
+
+    def cidrs(self, key: str) -> tuple[str, ...]:
+        """Comma-separated IPv4 CIDR blocks, such as ``203.0.113.0/24,198.51.100.7/32``."""
+        value = self.raw(key)
+        if value is None:
+            return ()
+        blocks: list[str] = []
+        for item in (part.strip() for part in value.split(",")):
+            try:
+                blocks.append(str(ipaddress.IPv4Network(item, strict=True)))
+            except ValueError:
+                self.fail(
+                    key,
+                    value,
+                    "comma-separated IPv4 CIDR blocks such as 203.0.113.0/24 (host bits zero), "
+                    "or unset for no restriction",
+                )
+                return ()
+        return tuple(blocks)
 
     def integer(self, key: str, default: int, low: int, high: int, step: int = 1) -> int:
         value = self.raw(key)
@@ -284,6 +331,8 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
             "a Compute Engine machine type such as e2-standard-2",
         ),
         deletion_protection=reader.boolean(key("protectCluster"), True),
+        private_nodes=reader.boolean(key("privateNodes"), False),
+        authorized_networks=reader.cidrs(key("authorizedNetworks")),
     )
 
     capacity_mode = reader.choice(key("cosmosCapacityMode"), CapacityMode, CapacityMode.SERVERLESS)
@@ -326,13 +375,17 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
             "starting and ending with a letter or digit",
         ),
         aci_region=aci_region,
-        credential_rotation=reader.text(
+        role=reader.choice(key("connectorRole"), ConnectorRole, ConnectorRole.CUSTOM),
+    )
+    credentials = CredentialSettings(
+        rotation=reader.text(
             key("credentialRotation"),
             "1",
             re.compile(r"[A-Za-z0-9._-]{1,64}"),
-            "1-64 letters, digits, '.', '_' or '-' (change it to rotate the service principals' "
+            "1-64 letters, digits, '.', '_' or '-' (change it to replace the service principals' "
             "passwords)",
         ),
+        rotation_days=reader.integer(key("credentialRotationDays"), 90, 7, 365),
     )
 
     app = AppSettings(
@@ -354,7 +407,7 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
 
     if reader.problems:
         raise ConfigError(reader.problems)
-    return Settings(gke=gke, cosmos=cosmos, connector=connector, app=app)
+    return Settings(gke=gke, cosmos=cosmos, connector=connector, credentials=credentials, app=app)
 
 
 def _stack_config(full_key: str) -> str | None:

@@ -7,19 +7,25 @@ unknown on a first preview. See docs/decisions/0002-connector-as-plain-manifests
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.scan_skips import checkov_skips
 from settings import ConnectorSettings
 
 KUBELET_PORT = 10250
+# distroless's "nonroot" user; any non-zero id works for the connector.
+NON_ROOT_ID = 65532
 # Virtual Kubelet's default taint; pods that should run on ACI tolerate it.
 VIRTUAL_NODE_TAINT_KEY = "virtual-kubelet.io/provider"
 VIRTUAL_NODE_LABEL = {"type": "virtual-kubelet"}
 _TLS_DIR = "/etc/virtual-kubelet/tls"
+_CREDENTIALS_DIR = "/etc/virtual-kubelet/azure"
+CREDENTIALS_FILE = "credentials.json"
 READY_ROLE_ANNOTATION = "gke-aci.io/role-assignment"
 READY_REGISTRATION_ANNOTATION = "gke-aci.io/microsoft-containerinstance"
 _LABELS = {"app.kubernetes.io/name": "aci-connector", "app.kubernetes.io/part-of": "gke-aci"}
@@ -104,6 +110,8 @@ class AciConnector(pulumi.ComponentResource):
         service_account = k8s.core.v1.ServiceAccount(
             name,
             metadata={"name": "virtual-kubelet", "namespace": namespace_name, "labels": _LABELS},
+            # Tokens are mounted only where asked for: the connector's pod asks, as it needs one.
+            automount_service_account_token=False,
             opts=k8s_opts,
         )
         subject: k8s.rbac.v1.SubjectArgsDict = {
@@ -161,15 +169,16 @@ class AciConnector(pulumi.ComponentResource):
         azure = args.azure
         # Secrets are immutable and auto-named: a new password or certificate makes a new Secret
         # and so rolls the Deployment, instead of changing a Secret the running pod already read.
+        # The connector reads a credentials file (AZURE_AUTH_LOCATION) as well as environment
+        # variables; a file keeps the secret out of the process environment.
         credentials = k8s.core.v1.Secret(
             f"{name}-azure",
             metadata={"namespace": namespace_name, "labels": _LABELS},
             immutable=True,
             string_data={
-                "AZURE_CLIENT_ID": azure.client_id,
-                "AZURE_CLIENT_SECRET": azure.client_secret,
-                "AZURE_TENANT_ID": azure.tenant_id,
-                "AZURE_SUBSCRIPTION_ID": azure.subscription_id,
+                CREDENTIALS_FILE: pulumi.Output.all(
+                    azure.client_id, azure.client_secret, azure.tenant_id, azure.subscription_id
+                ).apply(lambda parts: credentials_json(*parts))
             },
             opts=k8s_opts,
         )
@@ -207,7 +216,18 @@ class AciConnector(pulumi.ComponentResource):
         pod_labels = {**_LABELS, "app.kubernetes.io/component": "virtual-kubelet"}
         deployment = k8s.apps.v1.Deployment(
             name,
-            metadata={"namespace": namespace_name, "labels": _LABELS},
+            metadata={
+                "namespace": namespace_name,
+                "labels": _LABELS,
+                "annotations": checkov_skips(
+                    {
+                        "CKV_K8S_43": "the image is a setting (connectorImage); the default is "
+                        "upstream's release tag and a digest can be set there",
+                        "CKV_K8S_38": "the connector calls the Kubernetes API (pods, nodes, "
+                        "leases), so its pod mounts a token; its service account does not",
+                    }
+                ),
+            },
             spec={
                 "replicas": 1,
                 # Two connectors must never register the same node at once.
@@ -227,6 +247,18 @@ class AciConnector(pulumi.ComponentResource):
                         "service_account_name": service_account.metadata.apply(
                             lambda m: m.name or ""
                         ),
+                        # The connector watches pods and nodes and writes their status.
+                        "automount_service_account_token": True,
+                        # The image is distroless/static with one static Go binary that listens
+                        # on 10250 (> 1024) and reads only mounted files: it needs no root, no
+                        # capability and no writable file system.
+                        "security_context": {
+                            "run_as_non_root": True,
+                            "run_as_user": NON_ROOT_ID,
+                            "run_as_group": NON_ROOT_ID,
+                            "fs_group": NON_ROOT_ID,
+                            "seccomp_profile": {"type": "RuntimeDefault"},
+                        },
                         "containers": [
                             {
                                 "name": "virtual-kubelet",
@@ -242,16 +274,8 @@ class AciConnector(pulumi.ComponentResource):
                                     # are checked with TokenReview and SubjectAccessReview.
                                     "--authentication-token-webhook=true",
                                 ],
+                                "image_pull_policy": "Always",
                                 "env": _connector_environment(settings, azure),
-                                "env_from": [
-                                    {
-                                        "secret_ref": {
-                                            "name": credentials.metadata.apply(
-                                                lambda m: m.name or ""
-                                            )
-                                        }
-                                    }
-                                ],
                                 "ports": [
                                     {
                                         "name": "kubelet",
@@ -261,15 +285,38 @@ class AciConnector(pulumi.ComponentResource):
                                 ],
                                 "resources": {
                                     "requests": {"cpu": "100m", "memory": "128Mi"},
-                                    "limits": {"memory": "512Mi"},
+                                    "limits": {"cpu": "500m", "memory": "512Mi"},
+                                },
+                                "security_context": {
+                                    "allow_privilege_escalation": False,
+                                    "privileged": False,
+                                    "read_only_root_filesystem": True,
+                                    "capabilities": {"drop": ["ALL"]},
                                 },
                                 "volume_mounts": [
                                     {
                                         "name": "kubelet-tls",
                                         "mount_path": _TLS_DIR,
                                         "read_only": True,
-                                    }
+                                    },
+                                    {
+                                        "name": "azure-credentials",
+                                        "mount_path": _CREDENTIALS_DIR,
+                                        "read_only": True,
+                                    },
                                 ],
+                                # The kubelet API answers TLS on 10250 once the node is served;
+                                # its HTTP paths need authentication, so the probes only connect.
+                                "readiness_probe": {
+                                    "tcp_socket": {"port": KUBELET_PORT},
+                                    "period_seconds": 10,
+                                },
+                                "liveness_probe": {
+                                    "tcp_socket": {"port": KUBELET_PORT},
+                                    "initial_delay_seconds": 30,
+                                    "period_seconds": 20,
+                                    "failure_threshold": 3,
+                                },
                             }
                         ],
                         "volumes": [
@@ -278,9 +325,19 @@ class AciConnector(pulumi.ComponentResource):
                                 "secret": {
                                     "secret_name": serving_secret.metadata.apply(
                                         lambda m: m.name or ""
-                                    )
+                                    ),
+                                    "default_mode": 0o440,
                                 },
-                            }
+                            },
+                            {
+                                "name": "azure-credentials",
+                                "secret": {
+                                    "secret_name": credentials.metadata.apply(
+                                        lambda m: m.name or ""
+                                    ),
+                                    "default_mode": 0o440,
+                                },
+                            },
                         ],
                     },
                 },
@@ -291,6 +348,32 @@ class AciConnector(pulumi.ComponentResource):
                     depends_on=[cluster_role_binding, auth_delegator_binding, lease_role_binding]
                 ),
             ),
+        )
+
+        # The kubelet API on 10250 authenticates callers, but nothing else should even reach it:
+        # only the path the GKE control plane takes to kubelets (konnectivity agents in
+        # kube-system). Traffic from the pod's own node is always allowed by Kubernetes.
+        k8s.networking.v1.NetworkPolicy(
+            name,
+            metadata={"namespace": namespace_name, "labels": _LABELS},
+            spec={
+                "pod_selector": {"match_labels": pod_labels},
+                "policy_types": ["Ingress"],
+                "ingress": [
+                    {
+                        "from_": [
+                            {
+                                "namespace_selector": {
+                                    "match_labels": {"kubernetes.io/metadata.name": "kube-system"}
+                                },
+                                "pod_selector": {"match_labels": {"k8s-app": "konnectivity-agent"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": KUBELET_PORT}],
+                    }
+                ],
+            },
+            opts=k8s_opts,
         )
 
         self.namespace = namespace_name
@@ -304,15 +387,31 @@ class AciConnector(pulumi.ComponentResource):
         )
 
 
+def credentials_json(
+    client_id: str, client_secret: str, tenant_id: str, subscription_id: str
+) -> str:
+    """The connector's AZURE_AUTH_LOCATION file (pkg/auth Authentication in azure-aci)."""
+    return json.dumps(
+        {
+            "clientId": client_id,
+            "clientSecret": client_secret,
+            "tenantId": tenant_id,
+            "subscriptionId": subscription_id,
+        },
+        sort_keys=True,
+    )
+
+
 def _connector_environment(
     settings: ConnectorSettings, azure: AzureCredentials
 ) -> list[k8s.core.v1.EnvVarArgsDict]:
-    """The connector's non-secret environment (credentials come from the Secret via envFrom)."""
+    """The connector's environment; nothing secret (the credentials are a mounted file)."""
     return [
         {"name": "KUBELET_PORT", "value": str(KUBELET_PORT)},
         {"name": "APISERVER_CERT_LOCATION", "value": f"{_TLS_DIR}/tls.crt"},
         {"name": "APISERVER_KEY_LOCATION", "value": f"{_TLS_DIR}/tls.key"},
         {"name": "VKUBELET_POD_IP", "value_from": {"field_ref": {"field_path": "status.podIP"}}},
+        {"name": "AZURE_AUTH_LOCATION", "value": f"{_CREDENTIALS_DIR}/{CREDENTIALS_FILE}"},
         {"name": "ACI_RESOURCE_GROUP", "value": azure.resource_group_name},
         {"name": "ACI_REGION", "value": settings.aci_region},
         # Off AKS: the connector's network check fails unless both VNet variables are set. With

@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, unquote, urlencode
 from settings import SEED_APP_IMAGE
 
 PORT_VARIABLE = "PORT"
+# Where every supported app keeps its todos (our app's TodoStore; the seed's mongoose model Todo).
+COLLECTION = "todos"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class AppContract:
     readiness_path: str | None = None
     # GET path that answers 200 whenever the process serves.
     liveness_path: str | None = None
+    # Whether the app creates its collections through the driver (needs metadata writes).
+    creates_collections: bool = False
 
 
 def _unchanged(connection_string: str) -> str:
@@ -53,7 +57,9 @@ def contract_for(image: str | None) -> AppContract:
     if image is None:
         return OWN_APP
     if image_repository(image) == SEED_APP_IMAGE:
-        return AppContract(database_variable="DBHOST", database_value=seed_dbhost)
+        return AppContract(
+            database_variable="DBHOST", database_value=seed_dbhost, creates_collections=True
+        )
     return AppContract(database_variable="DB", database_value=_unchanged)
 
 

@@ -14,8 +14,9 @@ from components.service_principal import (
     ACR_PUSH,
     ScopedServicePrincipal,
     ScopedServicePrincipalArgs,
-    builtin_role,
+    role_definition_id,
 )
+from settings import CredentialSettings
 
 # Relative to the project folder, where Pulumi runs the program: an absolute path would differ
 # between machines and show a diff on every `pulumi up` from another checkout.
@@ -30,7 +31,7 @@ class AppImageArgs:
     resource_group_name: pulumi.Input[str]
     resource_group_id: pulumi.Input[str]
     location: str
-    credential_rotation: str
+    credentials: CredentialSettings
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,9 @@ class AppImage(pulumi.ComponentResource):
                 f"{name}-{purpose}",
                 ScopedServicePrincipalArgs(
                     display_name=f"{args.display_name_prefix}-registry-{purpose}",
-                    role_definition_id=builtin_role(args.subscription_id, role),
+                    role_definition_id=role_definition_id(args.subscription_id, role),
                     scope=registry.id,
-                    credential_rotation=args.credential_rotation,
+                    credentials=args.credentials,
                 ),
                 opts=child,
             )

@@ -19,6 +19,10 @@ PRIMARY_CONNECTION_STRING = "Primary MongoDB Connection String"
 @dataclass(frozen=True)
 class AzureDataArgs:
     settings: CosmosSettings
+    # The collection the app stores todos in, declared here (see below).
+    collection_name: str
+    # True for an app that creates its collections through the driver (the seed's image).
+    driver_creates_collections: bool = False
 
 
 class AzureData(pulumi.ComponentResource):
@@ -29,6 +33,12 @@ class AzureData(pulumi.ComponentResource):
     database are protected when ``protectDatabase`` is on, so a config change that would
     replace them (such as switching between serverless and provisioned throughput) stops
     instead of deleting data.
+
+    Hardening: TLS 1.2 minimum, continuous backup with 30-day point-in-time restore, and the
+    stateful resources retained in Azure when deleted from the stack while protected. The app's
+    collection is declared here, so key-based metadata writes can be disabled: the key the app
+    holds can read and write documents but not drop or reshape the database. Only when the app
+    creates its collections through the driver (the seed's image) are they left enabled.
 
     ``connection_string`` is a secret: the primary MongoDB connection string with the database
     named in its path, so the app writes to the database this stack manages.
@@ -45,7 +55,9 @@ class AzureData(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gke-aci:azure:Data", name, None, opts)
         settings = args.settings
-        protected = pulumi.ResourceOptions(parent=self, protect=settings.protect)
+        protected = pulumi.ResourceOptions(
+            parent=self, protect=settings.protect, retain_on_delete=settings.protect
+        )
 
         # Deleting the group would delete the account in it, so it is protected alike.
         group = resources.ResourceGroup(name, location=settings.location, opts=protected)
@@ -64,6 +76,13 @@ class AzureData(pulumi.ComponentResource):
                 "default_consistency_level": cosmosdb.DefaultConsistencyLevel.SESSION
             },
             minimal_tls_version=cosmosdb.MinimalTlsVersion.TLS12,
+            # The strongest policy: restore to any second of the last 30 days. Microsoft does not
+            # list serverless among its limits and Bicep users deploy the two together.
+            backup_policy={
+                "type": "Continuous",
+                "continuous_mode_properties": {"tier": cosmosdb.ContinuousTier.CONTINUOUS30_DAYS},
+            },
+            disable_key_based_metadata_write_access=not args.driver_creates_collections,
             opts=protected,
         )
 
@@ -74,6 +93,21 @@ class AzureData(pulumi.ComponentResource):
             database_name=settings.database_name,
             resource={"id": settings.database_name},
             options=None if serverless else {"throughput": settings.provisioned_throughput},
+            opts=protected,
+        )
+
+        cosmosdb.MongoDBResourceMongoDBCollection(
+            f"{name}-{args.collection_name}",
+            resource_group_name=group.name,
+            account_name=account.name,
+            database_name=database.name,
+            collection_name=args.collection_name,
+            resource={
+                "id": args.collection_name,
+                # A shared-throughput database wants a shard key; the app reads by _id.
+                "shard_key": {"_id": "Hash"},
+                "indexes": [{"key": {"keys": ["_id"]}}],
+            },
             opts=protected,
         )
 

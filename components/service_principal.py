@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_azuread as azuread
+import pulumiverse_time
 from pulumi_azure_native import authorization
+
+from settings import CredentialSettings
+
+# A password stays valid this long after its planned rotation, so a rotation that waits for the
+# next `pulumi up` does not lock anything out.
+ROTATION_GRACE_DAYS = 30
 
 # Built-in role ids are the same in every subscription.
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -14,8 +21,10 @@ ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
 
-def builtin_role(subscription_id: pulumi.Input[str], role_id: str) -> pulumi.Output[str]:
-    """The full id of a built-in role definition in a subscription."""
+def role_definition_id(
+    subscription_id: pulumi.Input[str], role_id: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """The full id of a role definition (built-in or custom) as role assignments name it."""
     return pulumi.Output.concat(
         "/subscriptions/",
         subscription_id,
@@ -29,8 +38,7 @@ class ScopedServicePrincipalArgs:
     display_name: str
     role_definition_id: pulumi.Input[str]
     scope: pulumi.Input[str]
-    # Any change to this value replaces the password (see `credentialRotation`).
-    credential_rotation: str
+    credentials: CredentialSettings
 
 
 class ScopedServicePrincipal(pulumi.ComponentResource):
@@ -38,9 +46,13 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
 
     Used where something outside Azure must sign in: the ACI connector running in GKE (managed
     identities do not work there) and the registry credentials that push and pull the app's
-    image. ``client_secret`` resolves only after the role is assigned. The password is created
-    without an end date (Graph's default of two years applies, and no wall-clock value enters
-    the program); changing ``credential_rotation`` replaces it.
+    image. ``client_secret`` resolves only after the role is assigned.
+
+    The password rotates on a schedule without a wall-clock value in any input: a pulumiverse-time
+    ``Rotating`` resource records its creation time and comes due after ``rotation_days``; the
+    first ``pulumi up --refresh`` after that replaces it, and with it the password. The password
+    expires ``ROTATION_GRACE_DAYS`` after the planned rotation. Changing ``credentialRotation``
+    replaces it at once.
     """
 
     client_id: pulumi.Output[str]
@@ -61,10 +73,23 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         service_principal = azuread.ServicePrincipal(
             name, client_id=application.client_id, opts=child
         )
+        rotation = pulumiverse_time.Rotating(
+            name, rotation_days=args.credentials.rotation_days, opts=child
+        )
+        expiry = pulumiverse_time.Offset(
+            name,
+            base_rfc3339=rotation.rotation_rfc3339,
+            offset_days=ROTATION_GRACE_DAYS,
+            opts=child,
+        )
         password = azuread.ServicePrincipalPassword(
             name,
             service_principal_id=service_principal.id,
-            rotate_when_changed={"rotation": args.credential_rotation},
+            end_date=expiry.rfc3339,
+            rotate_when_changed={
+                "scheduled": rotation.id,
+                "requested": args.credentials.rotation,
+            },
             opts=child,
         )
         role_assignment = authorization.RoleAssignment(

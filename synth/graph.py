@@ -23,7 +23,7 @@ CLOUDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Azure AD", ("azuread:",)),
     # The image is built where `pulumi up` runs and lands in the stack's Azure registry.
     ("Azure", ("azure-native:", "pulumi-python:dynamic:", "docker-build:")),
-    ("Local (no cloud)", ("tls:", "random:")),
+    ("Local (no cloud)", ("tls:", "random:", "time:")),
 )
 LOCAL = "Local (no cloud)"
 OTHER = "Other"

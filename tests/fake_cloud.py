@@ -61,6 +61,10 @@ TLS_CERT = "-----BEGIN CERTIFICATE-----\nFAKE-cert\n-----END CERTIFICATE-----\n"
 GKE_ENDPOINT = "34.82.10.20"
 GKE_CA = base64.b64encode(b"FAKE-cluster-ca").decode()
 POD_IP = "20.66.7.8"
+# What pulumiverse-time computes at creation: the only clock in the stack.
+CREATED_AT = "2026-11-26T17:00:00Z"
+ROTATES_AT = "2027-02-24T17:00:00Z"
+EXPIRES_AT = "2027-03-26T17:00:00Z"
 IMAGE_DIGEST = "sha256:" + "d1" * 32
 AUTONAME_SUFFIX = "a1b2c3d"
 
@@ -134,6 +138,9 @@ class FakeCloud(mocks.Mocks):
             }, f"projects/gke-aci-test/locations/{inputs['location']}/clusters/{name}"
         if typ == "gcp:container/nodePool:NodePool":
             return {"name": inputs.get("name") or autoname}, f"node-pool/{autoname}"
+        if typ == "gcp:serviceaccount/account:Account":
+            email = f"{inputs['accountId']}@gke-aci-test.iam.gserviceaccount.com"
+            return {"email": email, "member": f"serviceAccount:{email}"}, email
         if typ == "azure-native:resources:ResourceGroup":
             name = inputs.get("resourceGroupName") or autoname
             return {"name": name}, f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}"
@@ -156,6 +163,13 @@ class FakeCloud(mocks.Mocks):
         if typ == "azure-native:authorization:RoleAssignment":
             guid = f"{args.name}-assignment-guid"
             return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
+        if typ == "azure-native:authorization:RoleDefinition":
+            guid = f"{args.name}-role-definition-guid"
+            return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
+        if typ == "time:index/rotating:Rotating":
+            return {"rfc3339": CREATED_AT, "rotationRfc3339": ROTATES_AT}, CREATED_AT
+        if typ == "time:index/offset:Offset":
+            return {"rfc3339": EXPIRES_AT}, EXPIRES_AT
         if typ == "azure-native:containerregistry:Registry":
             name = inputs["registryName"]
             return {

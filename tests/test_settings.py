@@ -113,6 +113,12 @@ INVALID = [
     ("gke-aci:protectDatabase", "yes", "true or false"),
     ("gke-aci:protectCluster", "1", "true or false"),
     ("gke-aci:credentialRotation", "has space", "1-64 letters"),
+    ("gke-aci:credentialRotationDays", "0", "whole number from 7 to 365"),
+    ("gke-aci:credentialRotationDays", "400", "whole number from 7 to 365"),
+    ("gke-aci:connectorRole", "owner", "custom or contributor"),
+    ("gke-aci:privateNodes", "maybe", "true or false"),
+    ("gke-aci:authorizedNetworks", "10.0.0.1/8", "IPv4 CIDR blocks"),
+    ("gke-aci:authorizedNetworks", "203.0.113.0/24,not-a-cidr", "IPv4 CIDR blocks"),
 ]
 
 

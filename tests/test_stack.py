@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -91,7 +92,7 @@ def test_the_kubernetes_provider_waits_for_the_node_pool(stack: Deployment) -> N
 def test_every_kubernetes_object_goes_through_the_gke_provider(stack: Deployment) -> None:
     provider = stack.one(K8S_PROVIDER)
     objects = [r for r in stack.custom_resources() if r.type.startswith("kubernetes:")]
-    assert len(objects) == 13
+    assert len(objects) == 15
     assert {r.provider_urn for r in objects} == {provider.urn}
 
 
@@ -115,15 +116,22 @@ def test_the_cluster_and_its_node_pool_follow_the_settings(stack: Deployment) ->
 def test_the_service_principal_credentials_reach_the_connector(stack: Deployment) -> None:
     credentials = secret_named(stack, "aci-connector-azure")
     assert is_secret(credentials.inputs["stringData"])
-    assert reveal(credentials.inputs["stringData"]) == {
-        "AZURE_CLIENT_ID": APP_CLIENT_ID,
-        "AZURE_CLIENT_SECRET": SP_PASSWORD,
-        "AZURE_TENANT_ID": TENANT_ID,
-        "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION_ID,
+    # The connector's AZURE_AUTH_LOCATION file (azure-aci pkg/auth Authentication).
+    assert json.loads(reveal(credentials.inputs["stringData"])["credentials.json"]) == {
+        "clientId": APP_CLIENT_ID,
+        "clientSecret": SP_PASSWORD,
+        "tenantId": TENANT_ID,
+        "subscriptionId": SUBSCRIPTION_ID,
     }
     connector = container(stack, DEPLOYMENT)
-    [env_from] = connector["envFrom"]
-    assert env_from["secretRef"]["name"] == output(credentials, "metadata")["name"]
+    assert "envFrom" not in connector
+    mounts = {m["name"]: m["mountPath"] for m in connector["volumeMounts"]}
+    assert (
+        env(connector)["AZURE_AUTH_LOCATION"] == f"{mounts['azure-credentials']}/credentials.json"
+    )
+    volumes = reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]["volumes"]
+    [volume] = [v for v in volumes if v["name"] == "azure-credentials"]
+    assert volume["secret"]["secretName"] == output(credentials, "metadata")["name"]
 
 
 def test_the_resource_group_and_region_configure_the_connector(stack: Deployment) -> None:
@@ -156,10 +164,11 @@ def test_the_connector_runs_with_the_off_aks_settings(stack: Deployment) -> None
     # The mandatory serving certificate comes from the TLS Secret.
     tls_secret = secret_named(stack, "aci-connector-kubelet-tls")
     assert tls_secret.inputs["type"] == "kubernetes.io/tls"
-    [mount] = connector["volumeMounts"]
+    [mount] = [m for m in connector["volumeMounts"] if m["name"] == "kubelet-tls"]
     assert variables["APISERVER_CERT_LOCATION"] == f"{mount['mountPath']}/tls.crt"
     assert variables["APISERVER_KEY_LOCATION"] == f"{mount['mountPath']}/tls.key"
-    [volume] = reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]["volumes"]
+    volumes = reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]["volumes"]
+    [volume] = [v for v in volumes if v["name"] == "kubelet-tls"]
     assert volume["secret"]["secretName"] == output(tls_secret, "metadata")["name"]
 
 
@@ -204,9 +213,9 @@ def test_the_connector_role_is_the_narrow_set_not_cluster_admin(stack: Deploymen
     assert leases.inputs["metadata"]["namespace"] == "kube-node-lease"
 
 
-def test_the_role_assignment_gives_the_service_principal_contributor_on_the_group(
-    stack: Deployment,
-) -> None:
+def test_the_seeds_contributor_role_is_one_setting_away() -> None:
+    stack = run_program({"gke-aci:connectorRole": "contributor"})
+    assert stack.of_type("azure-native:authorization:RoleDefinition") == []
     assignment = stack.one(ROLE_ASSIGNMENT, "aci-connector").inputs
     assert assignment["principalId"] == SP_OBJECT_ID
     assert assignment["principalType"] == "ServicePrincipal"
@@ -320,7 +329,8 @@ def test_the_web_pod_is_the_seeds_and_lands_on_the_virtual_node(stack: Deploymen
     assert web["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert pod.delete_before_replace is True
     assert pod.custom_timeouts == {"create": "10m", "update": "10m"}
-    assert "annotations" not in metadata
+    assert metadata["namespace"] == "todo"
+    assert "virtualkubelet.io/dnsnamelabel" not in metadata["annotations"]
 
 
 def test_the_app_waits_for_the_connector(stack: Deployment) -> None:
@@ -335,7 +345,7 @@ def test_the_pod_ip_is_the_web_ip_output(stack: Deployment) -> None:
 def test_a_dns_label_annotates_the_pod_and_exports_web_url() -> None:
     stack = run_program({"gke-aci:aciDnsLabel": "my-todo", "gke-aci:aciRegion": "westus2"})
     annotations = stack.one(POD).inputs["metadata"]["annotations"]
-    assert annotations == {"virtualkubelet.io/dnsnamelabel": "my-todo"}
+    assert annotations["virtualkubelet.io/dnsnamelabel"] == "my-todo"
     assert stack.stack_outputs["webUrl"] == "http://my-todo.westus2.azurecontainer.io:8080"
     stack = run_program({"gke-aci:aciDnsLabel": "my-todo", "gke-aci:appPort": "80"})
     assert stack.stack_outputs["webUrl"] == "http://my-todo.westus.azurecontainer.io"
@@ -368,7 +378,7 @@ def test_azure_never_waits_for_gke_and_gke_never_waits_for_azure(stack: Deployme
         if resource.type.startswith(("gcp:", "pulumi:providers:kubernetes")):
             assert "azure" not in deps, resource.urn
     # Kubernetes objects that carry no Azure value do not wait for Azure either.
-    namespace = stack.one("kubernetes:core/v1:Namespace")
+    namespace = stack.one("kubernetes:core/v1:Namespace", "aci-connector")
     assert {cloud(urn) for urn in stack.transitive_dependencies(namespace)} == {"gke"}
 
 
@@ -376,6 +386,7 @@ def test_every_resource_belongs_to_a_component(stack: Deployment) -> None:
     components = {r.urn: r.type for r in stack.registrations if r.type.startswith("gke-aci:")}
     assert sorted(components.values()) == [
         "gke-aci:azure:AppImage",
+        "gke-aci:azure:ContainerGroupRole",
         "gke-aci:azure:Data",
         "gke-aci:azuread:ScopedServicePrincipal",
         "gke-aci:azuread:ScopedServicePrincipal",
@@ -414,17 +425,3 @@ def test_provisioned_throughput_and_unprotected_database() -> None:
     assert stack.one(RESOURCE_GROUP).protect is False
     assert stack.one(CLUSTER).inputs["deletionProtection"] is False
     assert stack.one(NODE_POOL).inputs["nodeCount"] == 1
-
-
-def test_a_rotation_value_replaces_the_password() -> None:
-    password = "azuread:index/servicePrincipalPassword:ServicePrincipalPassword"
-    default = run_program().one(password, "aci-connector").inputs
-    rotated = run_program({"gke-aci:credentialRotation": "2026-q4"})
-    assert {r.inputs["rotateWhenChanged"]["rotation"] for r in rotated.of_type(password)} == {
-        "2026-q4"
-    }
-    rotated_inputs = rotated.one(password, "aci-connector").inputs
-    assert default["rotateWhenChanged"] == {"rotation": "1"}
-    assert rotated_inputs["rotateWhenChanged"] == {"rotation": "2026-q4"}
-    assert "endDate" not in default
-    assert "endDateRelative" not in default

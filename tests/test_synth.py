@@ -52,7 +52,7 @@ def all_text(folder: Path) -> str:
 def test_synth_of_the_default_stack_writes_every_file(synth_dir: Path) -> None:
     assert {p.name for p in synth_dir.iterdir()} >= {"resources.json", "graph.md", "plan.md"}
     manifests = sorted(p.name for p in (synth_dir / "manifests").iterdir())
-    assert len(manifests) == 13
+    assert len(manifests) == 15
     assert "pod-todo.yaml" in manifests
     assert "deployment-aci-connector.yaml" in manifests
 
@@ -284,11 +284,12 @@ def test_the_command_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert (
-        "resources: GCP 2, Kubernetes on GKE 14, Azure AD 9, Azure 9, Local (no cloud) 2" in printed
+        "resources: GCP 5, Kubernetes on GKE 16, Azure AD 9, Azure 11, Local (no cloud) 8"
+        in printed
     )
     assert "cross-cloud flows:" in printed
-    assert "26 schema checks, 0 failed" in printed
-    assert "wrote: resources.json, graph.md, plan.md, manifests/ (13 files)" in printed
+    assert "30 schema checks, 0 failed" in printed
+    assert "wrote: resources.json, graph.md, plan.md, manifests/ (15 files)" in printed
 
 
 def test_stack_config_uses_defaults_stack_values_and_placeholders(tmp_path: Path) -> None:

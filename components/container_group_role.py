@@ -1,0 +1,57 @@
+"""The least-privilege role the ACI connector gets on its resource group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import authorization
+
+from components.service_principal import role_definition_id
+
+# The Azure calls virtual-kubelet/azure-aci v1.6.4 makes (pkg/client/client_apis.go): get, list,
+# create or update and delete container groups, read a container's logs, exec into it.
+CONNECTOR_ACTIONS = (
+    "Microsoft.ContainerInstance/containerGroups/read",
+    "Microsoft.ContainerInstance/containerGroups/write",
+    "Microsoft.ContainerInstance/containerGroups/delete",
+    "Microsoft.ContainerInstance/containerGroups/containers/logs/read",
+    "Microsoft.ContainerInstance/containerGroups/containers/exec/action",
+)
+
+
+@dataclass(frozen=True)
+class ContainerGroupRoleArgs:
+    # Custom role names are unique in the tenant.
+    role_name: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    resource_group_id: pulumi.Input[str]
+
+
+class ContainerGroupRole(pulumi.ComponentResource):
+    """A custom role with only the container group actions, assignable only at one group.
+
+    Contributor on the resource group would also let the connector's credential read the Cosmos
+    DB keys, delete the account, or change anything else in the group. This role lets it manage
+    container groups there and nothing else.
+    """
+
+    role_definition_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ContainerGroupRoleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gke-aci:azure:ContainerGroupRole", name, None, opts)
+        definition = authorization.RoleDefinition(
+            name,
+            role_name=args.role_name,
+            description="Manage Azure Container Instances container groups (ACI connector)",
+            role_type="CustomRole",
+            scope=args.resource_group_id,
+            assignable_scopes=[args.resource_group_id],
+            permissions=[{"actions": list(CONNECTOR_ACTIONS)}],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Role assignments name a role by its subscription-level id, whatever scope defined it.
+        self.role_definition_id = role_definition_id(args.subscription_id, definition.name)
+        self.register_outputs({"roleDefinitionId": self.role_definition_id})

@@ -1,0 +1,260 @@
+"""The secure defaults: least privilege in Azure, a hardened GKE, a locked-down connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fake_cloud import (
+    CREATED_AT,
+    EXPIRES_AT,
+    ROTATES_AT,
+    SUBSCRIPTION_ID,
+    Deployment,
+    Registration,
+    reveal,
+    run_program,
+)
+
+from components.container_group_role import CONNECTOR_ACTIONS
+from components.gke_cluster import MASTER_CIDR, NODE_ROLES, node_account_id
+from components.service_principal import CONTRIBUTOR, ROTATION_GRACE_DAYS
+
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+PASSWORD = "azuread:index/servicePrincipalPassword:ServicePrincipalPassword"
+ROTATING = "time:index/rotating:Rotating"
+OFFSET = "time:index/offset:Offset"
+GROUP = "azure-native:resources:ResourceGroup"
+ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
+DATABASE = "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase"
+COLLECTION = "azure-native:cosmosdb:MongoDBResourceMongoDBCollection"
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Deployment:
+    return run_program()
+
+
+def output(registration: Registration, name: str) -> Any:
+    return reveal(registration.outputs[name])
+
+
+# --- Azure: least privilege, credentials --------------------------------------------------------
+
+
+def test_the_connector_gets_a_custom_role_with_only_the_container_group_actions(
+    stack: Deployment,
+) -> None:
+    definition = stack.one(ROLE_DEFINITION)
+    group_id = stack.one(GROUP).id
+    assert definition.inputs["permissions"] == [{"actions": list(CONNECTOR_ACTIONS)}]
+    assert definition.inputs["assignableScopes"] == [group_id]
+    assert definition.inputs["scope"] == group_id
+    assert len(CONNECTOR_ACTIONS) == 5
+    assert all(
+        a.startswith("Microsoft.ContainerInstance/containerGroups/") for a in CONNECTOR_ACTIONS
+    )
+    assignment = stack.one(ROLE_ASSIGNMENT, "aci-connector").inputs
+    assert assignment["roleDefinitionId"] == (
+        f"/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/"
+        f"{output(definition, 'name')}"
+    )
+    assert not assignment["roleDefinitionId"].endswith(CONTRIBUTOR)
+    assert assignment["scope"] == group_id
+
+
+def test_custom_role_names_are_unique_per_stack_and_group(stack: Deployment) -> None:
+    name = stack.one(ROLE_DEFINITION).inputs["roleName"]
+    assert name == f"gke-aci-dev ACI connector ({output(stack.one(GROUP), 'name')})"
+
+
+@pytest.mark.parametrize("identity", ["aci-connector", "app-push", "app-pull"])
+def test_passwords_rotate_on_a_schedule_with_a_bounded_lifetime(
+    stack: Deployment, identity: str
+) -> None:
+    rotation = stack.one(ROTATING, identity)
+    expiry = stack.one(OFFSET, identity)
+    password = stack.one(PASSWORD, identity).inputs
+    # No wall-clock value in any input: the rotation resource records its own creation time.
+    assert rotation.inputs == {"rotationDays": 90}
+    assert expiry.inputs == {"baseRfc3339": ROTATES_AT, "offsetDays": ROTATION_GRACE_DAYS}
+    assert password["endDate"] == EXPIRES_AT
+    assert password["rotateWhenChanged"] == {"scheduled": CREATED_AT, "requested": "1"}
+    assert rotation.id == CREATED_AT
+
+
+def test_rotation_settings_reach_every_password() -> None:
+    stack = run_program({"gke-aci:credentialRotation": "2", "gke-aci:credentialRotationDays": "30"})
+    passwords = stack.of_type(PASSWORD)
+    assert len(passwords) == 3
+    assert {p.inputs["rotateWhenChanged"]["requested"] for p in passwords} == {"2"}
+    assert {r.inputs["rotationDays"] for r in stack.of_type(ROTATING)} == {30}
+
+
+# --- Cosmos DB ----------------------------------------------------------------------------------
+
+
+def test_cosmos_has_tls12_continuous_backup_and_no_key_metadata_writes(stack: Deployment) -> None:
+    account = stack.one(ACCOUNT).inputs
+    assert account["minimalTlsVersion"] == "Tls12"
+    assert account["backupPolicy"] == {
+        "type": "Continuous",
+        "continuousModeProperties": {"tier": "Continuous30Days"},
+    }
+    assert account["disableKeyBasedMetadataWriteAccess"] is True
+
+
+def test_the_apps_collection_is_declared_in_the_graph(stack: Deployment) -> None:
+    collection = stack.one(COLLECTION)
+    assert collection.inputs["collectionName"] == "todos"
+    assert collection.inputs["databaseName"] == output(stack.one(DATABASE), "name")
+    assert collection.inputs["resource"] == {
+        "id": "todos",
+        "shardKey": {"_id": "Hash"},
+        "indexes": [{"key": {"keys": ["_id"]}}],
+    }
+
+
+def test_the_seed_image_may_still_create_its_collection() -> None:
+    stack = run_program({"gke-aci:appImage": "janakiramm/todo"})
+    assert stack.one(ACCOUNT).inputs["disableKeyBasedMetadataWriteAccess"] is False
+
+
+@pytest.mark.parametrize("typ", [GROUP, ACCOUNT, DATABASE, COLLECTION])
+def test_stateful_resources_are_protected_and_retained(stack: Deployment, typ: str) -> None:
+    registration = stack.one(typ)
+    assert registration.protect is True
+    assert registration.retain_on_delete is True
+
+
+def test_unprotecting_the_database_is_one_setting() -> None:
+    stack = run_program({"gke-aci:protectDatabase": "false"})
+    for typ in (GROUP, ACCOUNT, DATABASE, COLLECTION):
+        assert stack.one(typ).protect is False
+        assert stack.one(typ).retain_on_delete is False
+
+
+# --- GKE ------------------------------------------------------------------------------------------
+
+
+def test_nodes_run_as_a_dedicated_least_privilege_account(stack: Deployment) -> None:
+    account = stack.one("gcp:serviceaccount/account:Account")
+    assert account.inputs["accountId"] == node_account_id("dev")
+    members = stack.of_type("gcp:projects/iAMMember:IAMMember")
+    assert sorted(m.inputs["role"] for m in members) == sorted(NODE_ROLES)
+    assert {m.inputs["member"] for m in members} == {output(account, "member")}
+    node_config = stack.one(NODE_POOL).inputs["nodeConfig"]
+    assert node_config["serviceAccount"] == output(account, "email")
+    assert not node_config["serviceAccount"].endswith("-compute@developer.gserviceaccount.com")
+    assert {m.urn for m in members} <= stack.one(NODE_POOL).all_dependencies()
+
+
+def test_node_account_ids_are_valid_and_per_stack() -> None:
+    assert 6 <= len(node_account_id("dev")) <= 30
+    assert node_account_id("dev") != node_account_id("prod")
+
+
+def test_nodes_are_shielded_and_behind_the_metadata_server(stack: Deployment) -> None:
+    pool = stack.one(NODE_POOL).inputs
+    assert pool["nodeConfig"]["shieldedInstanceConfig"] == {
+        "enableSecureBoot": True,
+        "enableIntegrityMonitoring": True,
+    }
+    assert pool["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    assert pool["management"] == {"autoRepair": True, "autoUpgrade": True}
+
+
+def test_the_cluster_is_hardened(stack: Deployment) -> None:
+    cluster = stack.one(CLUSTER).inputs
+    assert cluster["enableShieldedNodes"] is True
+    assert cluster["enableLegacyAbac"] is False
+    assert cluster["masterAuth"] == {"clientCertificateConfig": {"issueClientCertificate": False}}
+    assert cluster["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert cluster["releaseChannel"] == {"channel": "REGULAR"}
+    assert "privateClusterConfig" not in cluster
+    assert "masterAuthorizedNetworksConfig" not in cluster
+    assert stack.of_type("gcp:compute/routerNat:RouterNat") == []
+
+
+def test_private_nodes_and_authorized_networks_are_settings() -> None:
+    stack = run_program(
+        {
+            "gke-aci:privateNodes": "true",
+            "gke-aci:authorizedNetworks": "203.0.113.0/24, 198.51.100.7/32",
+        }
+    )
+    cluster = stack.one(CLUSTER).inputs
+    assert cluster["privateClusterConfig"] == {
+        "enablePrivateNodes": True,
+        "enablePrivateEndpoint": False,
+        "masterIpv4CidrBlock": MASTER_CIDR,
+    }
+    assert cluster["masterAuthorizedNetworksConfig"] == {
+        "cidrBlocks": [
+            {"cidrBlock": "203.0.113.0/24", "displayName": "authorized-1"},
+            {"cidrBlock": "198.51.100.7/32", "displayName": "authorized-2"},
+        ]
+    }
+    nat = stack.one("gcp:compute/routerNat:RouterNat").inputs
+    assert nat["region"] == "us-west1"
+    assert nat["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
+
+
+# --- the connector on Kubernetes ------------------------------------------------------------------
+
+
+def connector_pod(stack: Deployment) -> dict[str, Any]:
+    return reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]
+
+
+def test_the_connector_runs_unprivileged_on_a_read_only_file_system(stack: Deployment) -> None:
+    pod = connector_pod(stack)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    [container] = pod["containers"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+
+
+def test_the_connector_mounts_a_token_only_because_it_asks_for_one(stack: Deployment) -> None:
+    account = stack.one("kubernetes:core/v1:ServiceAccount").inputs
+    assert account["automountServiceAccountToken"] is False
+    assert connector_pod(stack)["automountServiceAccountToken"] is True
+
+
+def test_only_konnectivity_agents_reach_the_kubelet_port(stack: Deployment) -> None:
+    policy = stack.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs
+    template_labels = reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["metadata"]["labels"]
+    assert policy["metadata"]["namespace"] == "aci-connector"
+    assert policy["spec"]["podSelector"] == {"matchLabels": template_labels}
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                    },
+                    "podSelector": {"matchLabels": {"k8s-app": "konnectivity-agent"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 10250}],
+        }
+    ]
+
+
+def test_the_web_pod_has_limits_sized_for_aci(stack: Deployment) -> None:
+    [container] = reveal(stack.one("kubernetes:core/v1:Pod").inputs["spec"])["containers"]
+    assert container["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
