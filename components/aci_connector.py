@@ -128,11 +128,7 @@ class AciConnector(pulumi.ComponentResource):
         cluster_role_binding = k8s.rbac.v1.ClusterRoleBinding(
             name,
             metadata={"name": "aci-connector", "labels": _LABELS},
-            role_ref={
-                "api_group": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": cluster_role.metadata.apply(lambda m: m.name or ""),
-            },
+            role_ref=_role_ref("ClusterRole", cluster_role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=k8s_opts,
         )
@@ -140,11 +136,7 @@ class AciConnector(pulumi.ComponentResource):
         auth_delegator_binding = k8s.rbac.v1.ClusterRoleBinding(
             f"{name}-auth-delegator",
             metadata={"name": "aci-connector-auth-delegator", "labels": _LABELS},
-            role_ref={
-                "api_group": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "system:auth-delegator",
-            },
+            role_ref=_role_ref("ClusterRole", "system:auth-delegator"),
             subjects=[subject],
             opts=k8s_opts,
         )
@@ -157,11 +149,7 @@ class AciConnector(pulumi.ComponentResource):
         lease_role_binding = k8s.rbac.v1.RoleBinding(
             f"{name}-leases",
             metadata={"name": "aci-connector", "namespace": "kube-node-lease", "labels": _LABELS},
-            role_ref={
-                "api_group": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": lease_role.metadata.apply(lambda m: m.name or ""),
-            },
+            role_ref=_role_ref("Role", lease_role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=k8s_opts,
         )
@@ -385,6 +373,10 @@ class AciConnector(pulumi.ComponentResource):
         self.register_outputs(
             {"namespace": self.namespace, "virtualNodeName": self.virtual_node_name}
         )
+
+
+def _role_ref(kind: str, name: pulumi.Input[str]) -> k8s.rbac.v1.RoleRefArgsDict:
+    return {"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name}
 
 
 def credentials_json(

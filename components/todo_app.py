@@ -163,24 +163,28 @@ def _web_container(
     }
     if contract.readiness_path:
         # The app's database timeouts are 5 s, so a probe allows 8 s before it counts a failure.
-        container["readiness_probe"] = {
-            "http_get": {"path": contract.readiness_path, "port": port, "scheme": "HTTP"},
-            "initial_delay_seconds": 5,
-            "period_seconds": 10,
-            "timeout_seconds": 8,
-            "failure_threshold": 3,
-            "success_threshold": 1,
-        }
+        container["readiness_probe"] = _http_probe(
+            contract.readiness_path, port, delay=5, every=10, timeout=8
+        )
     if contract.liveness_path:
-        container["liveness_probe"] = {
-            "http_get": {"path": contract.liveness_path, "port": port, "scheme": "HTTP"},
-            "initial_delay_seconds": 10,
-            "period_seconds": 20,
-            "timeout_seconds": 5,
-            "failure_threshold": 3,
-            "success_threshold": 1,
-        }
+        container["liveness_probe"] = _http_probe(
+            contract.liveness_path, port, delay=10, every=20, timeout=5
+        )
     return container
+
+
+def _http_probe(
+    path: str, port: int, *, delay: int, every: int, timeout: int
+) -> k8s.core.v1.ProbeArgsDict:
+    """An HTTP GET probe: the only kind besides exec that azure-aci maps to ACI."""
+    return {
+        "http_get": {"path": path, "port": port, "scheme": "HTTP"},
+        "initial_delay_seconds": delay,
+        "period_seconds": every,
+        "timeout_seconds": timeout,
+        "failure_threshold": 3,
+        "success_threshold": 1,
+    }
 
 
 def _aci_skips(*, pinned_by_digest: bool) -> dict[str, str]:

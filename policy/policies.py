@@ -593,6 +593,33 @@ ALL_POLICIES: list[ResourceValidationPolicy] = [
 ]
 
 
+def validation_args(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    protect: bool = False,
+    name: str = "resource",
+    urn: str = "",
+) -> ResourceValidationArgs:
+    """What the analyzer hands a validator for one resource (options other than protect empty)."""
+    return ResourceValidationArgs(
+        resource_type=resource_type,
+        props=props,
+        urn=urn or f"urn:pulumi:stack::project::{resource_type}::{name}",
+        name=name,
+        opts=PolicyResourceOptions(
+            protect=protect,
+            ignore_changes=[],
+            delete_before_replace=None,
+            aliases=[],
+            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+            additional_secret_outputs=[],
+            parent=None,
+        ),
+        provider=None,
+    )
+
+
 def evaluate(
     resource_type: str,
     props: Mapping[str, Any],
@@ -607,21 +634,8 @@ def evaluate(
     unknown value (the analyzer would only note it as advisory) is listed too, as
     ``"<policy>: can't run during preview: ..."``, so that tests catch it.
     """
-    args = ResourceValidationArgs(
-        resource_type=resource_type,
-        props=unknown_checking_proxy(dict(props)),
-        urn=urn or f"urn:pulumi:stack::project::{resource_type}::{name}",
-        name=name,
-        opts=PolicyResourceOptions(
-            protect=protect,
-            ignore_changes=[],
-            delete_before_replace=None,
-            aliases=[],
-            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-            additional_secret_outputs=[],
-            parent=None,
-        ),
-        provider=None,
+    args = validation_args(
+        resource_type, unknown_checking_proxy(dict(props)), protect=protect, name=name, urn=urn
     )
     violations: list[str] = []
     for policy in ALL_POLICIES:

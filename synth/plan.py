@@ -59,6 +59,18 @@ TYPICAL_CREATION: Mapping[str, Estimate] = {
         "judged: a multi-stage Python image built from wheels and pushed to a registry in the "
         "same region, 1-3 min on a laptop; cached layers make later builds faster",
     ),
+    "gcp:serviceaccount/account:Account": Estimate(5, "judged: one IAM API call"),
+    "gcp:projects/iAMMember:IAMMember": Estimate(
+        15, "judged: a read-modify-write of the project's IAM policy"
+    ),
+    "gcp:compute/router:Router": Estimate(20, "judged: a Compute Engine regional operation"),
+    "gcp:compute/routerNat:RouterNat": Estimate(30, "judged: an update of the router"),
+    "azure-native:authorization:RoleDefinition": Estimate(10, "judged: one ARM call"),
+    "azure-native:cosmosdb:MongoDBResourceMongoDBCollection": Estimate(
+        30, "judged: an ARM long-running operation, tens of seconds"
+    ),
+    "time:index/rotating:Rotating": Estimate(0, "local: records the current time"),
+    "time:index/offset:Offset": Estimate(0, "local computation"),
     "tls:index/privateKey:PrivateKey": Estimate(1, "local computation"),
     "tls:index/selfSignedCert:SelfSignedCert": Estimate(1, "local computation"),
     "kubernetes:apps/v1:Deployment": Estimate(

@@ -23,8 +23,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyCustomTimeouts,
-    PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
@@ -49,6 +47,7 @@ from policy.policies import (
     validate_role_definition,
     validate_secret_env,
     validate_workload_containers,
+    validation_args,
 )
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
@@ -80,22 +79,12 @@ Check = Callable[[ResourceValidationArgs, pulumi_policy.ReportViolation], object
 def resource_args(
     resource_type: str, props: dict[str, Any], *, protect: bool = False, proxied: bool = False
 ) -> ResourceValidationArgs:
-    name = "subject"
-    return ResourceValidationArgs(
-        resource_type=resource_type,
-        props=unknown_checking_proxy(props) if proxied else props,
-        urn=f"urn:pulumi:test::gke-aci::{resource_type}::{name}",
-        name=name,
-        opts=PolicyResourceOptions(
-            protect=protect,
-            ignore_changes=[],
-            delete_before_replace=None,
-            aliases=[],
-            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-            additional_secret_outputs=[],
-            parent=None,
-        ),
-        provider=None,
+    return validation_args(
+        resource_type,
+        unknown_checking_proxy(props) if proxied else props,
+        protect=protect,
+        name="subject",
+        urn=f"urn:pulumi:test::gke-aci::{resource_type}::subject",
     )
 
 
