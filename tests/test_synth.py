@@ -289,7 +289,8 @@ def test_the_command_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     assert "cross-cloud flows:" in printed
     assert "30 schema checks, 0 failed" in printed
-    assert "wrote: resources.json, graph.md, plan.md, manifests/ (15 files)" in printed
+    svg = "graph.svg, " if shutil.which("dot") else ""
+    assert f"wrote: resources.json, graph.md, {svg}plan.md, manifests/ (15 files)" in printed
 
 
 def test_stack_config_uses_defaults_stack_values_and_placeholders(tmp_path: Path) -> None:
