@@ -85,6 +85,8 @@ ACI_REGIONS: Final = frozenset(
 
 DEFAULT_CONNECTOR_IMAGE: Final = "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
 SEED_APP_IMAGE: Final = "janakiramm/todo"
+# The first port a non-root process may bind.
+UNPRIVILEGED_PORTS: Final = 1024
 
 # GCP project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter.
 _GCP_PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -265,6 +267,7 @@ class _Reader:
             return default
         if not low <= number <= high or number % step:
             self.fail(key, value, allowed)
+            return default
         return number
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -404,6 +407,15 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
             "a letter or digit (or unset for no DNS name)",
         ),
     )
+
+    if app.image is None and app.port < UNPRIVILEGED_PORTS:
+        # Our image runs as a non-root user, and ACI grants no capability to bind a low port.
+        reader.fail(
+            key("appPort"),
+            str(app.port),
+            f"{UNPRIVILEGED_PORTS}-65535 for the app built from app/, which runs as a non-root "
+            "user (any port with appImage)",
+        )
 
     if reader.problems:
         raise ConfigError(reader.problems)

@@ -132,14 +132,6 @@ class AciConnector(pulumi.ComponentResource):
             subjects=[subject],
             opts=k8s_opts,
         )
-        # TokenReview and SubjectAccessReview, for --authentication-token-webhook.
-        auth_delegator_binding = k8s.rbac.v1.ClusterRoleBinding(
-            f"{name}-auth-delegator",
-            metadata={"name": "aci-connector-auth-delegator", "labels": _LABELS},
-            role_ref=_role_ref("ClusterRole", "system:auth-delegator"),
-            subjects=[subject],
-            opts=k8s_opts,
-        )
         lease_role = k8s.rbac.v1.Role(
             f"{name}-leases",
             metadata={"name": "aci-connector", "namespace": "kube-node-lease", "labels": _LABELS},
@@ -257,10 +249,6 @@ class AciConnector(pulumi.ComponentResource):
                                     settings.virtual_node_name,
                                     "--os",
                                     "Linux",
-                                    # Without it the kubelet API on :10250 serves anyone who
-                                    # reaches it (exec into ACI pods included); with it, callers
-                                    # are checked with TokenReview and SubjectAccessReview.
-                                    "--authentication-token-webhook=true",
                                 ],
                                 "image_pull_policy": "Always",
                                 "env": _connector_environment(settings, azure),
@@ -332,15 +320,14 @@ class AciConnector(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
-                pulumi.ResourceOptions(
-                    depends_on=[cluster_role_binding, auth_delegator_binding, lease_role_binding]
-                ),
+                pulumi.ResourceOptions(depends_on=[cluster_role_binding, lease_role_binding]),
             ),
         )
 
-        # The kubelet API on 10250 authenticates callers, but nothing else should even reach it:
-        # only the path the GKE control plane takes to kubelets (konnectivity agents in
-        # kube-system). Traffic from the pod's own node is always allowed by Kubernetes.
+        # The kubelet API on 10250 does no client authentication off AKS (the connector's
+        # --authentication-token-webhook is overridden by its own route setup in v1.6.4), so
+        # only the path the GKE control plane takes to kubelets may reach it: konnectivity agents
+        # in kube-system. Traffic from the pod's own node is always allowed by Kubernetes.
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata={"namespace": namespace_name, "labels": _LABELS},

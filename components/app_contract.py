@@ -3,8 +3,9 @@
 Three cases:
 
 - our own app (``app/``, built and shipped by the stack): the full connection string, database in
-  the path, in ``DB``; its port in ``PORT``; ``/healthz`` answers 200 only when the database
-  answers, ``/livez`` whenever the process serves;
+  the path, in a mounted secret file named by ``DB_FILE`` (ACI shows plain environment variables
+  in the container group's properties, so the key stays out of them); its port in ``PORT``;
+  ``/healthz`` answers 200 only when the database answers, ``/livez`` whenever the process serves;
 - the seed's ``janakiramm/todo`` (source: janakiramm/todo-app, ``app/db.js``), which reads
   ``DBHOST``, connects to ``DBHOST + '/express-todo'`` and listens on ``PORT``;
 - any other image, which is given ``DB`` and ``PORT`` as our app is, and no probes (its health
@@ -38,6 +39,13 @@ class AppContract:
     liveness_path: str | None = None
     # Whether the app creates its collections through the driver (needs metadata writes).
     creates_collections: bool = False
+    # Where the app reads the database location from a mounted file, named in
+    # ``<database_variable>_FILE``; None: the variable itself carries it.
+    database_file: str | None = None
+
+    @property
+    def database_file_variable(self) -> str:
+        return f"{self.database_variable}_FILE"
 
 
 def _unchanged(connection_string: str) -> str:
@@ -47,6 +55,7 @@ def _unchanged(connection_string: str) -> str:
 OWN_APP = AppContract(
     database_variable="DB",
     database_value=_unchanged,
+    database_file="/run/secrets/todo/DB",
     readiness_path="/healthz",
     liveness_path="/livez",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumiverse_time
 from pulumi_azure_native import authorization
 
 from components.service_principal import role_definition_id
@@ -52,6 +53,17 @@ class ContainerGroupRole(pulumi.ComponentResource):
             permissions=[{"actions": list(CONNECTOR_ACTIONS)}],
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # A new custom role takes a moment to replicate; an assignment made at once can fail
+        # with RoleDefinitionDoesNotExist.
+        replicated = pulumiverse_time.Sleep(
+            name,
+            create_duration="30s",
+            triggers={"definition": definition.id},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         # Role assignments name a role by its subscription-level id, whatever scope defined it.
-        self.role_definition_id = role_definition_id(args.subscription_id, definition.name)
+        self.role_definition_id = role_definition_id(
+            args.subscription_id,
+            pulumi.Output.all(definition.name, replicated.id).apply(lambda values: values[0]),
+        )
         self.register_outputs({"roleDefinitionId": self.role_definition_id})

@@ -368,7 +368,9 @@ RegistrationError, register_and_wait, read_state, resource_id, RegistrationProvi
 )
 
 
-class ResourceProviderRegistration(pulumi.dynamic.Resource):
+class ResourceProviderRegistration(
+    pulumi.dynamic.Resource, module="azure", name="ResourceProviderRegistration"
+):
     """``namespace`` registered on subscription ``subscription_id``; waits until ``Registered``.
 
     Deleting it (or ``pulumi destroy``) leaves the registration in place. Deploying needs Azure

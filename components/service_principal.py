@@ -15,6 +15,9 @@ from settings import CredentialSettings
 # next `pulumi up` does not lock anything out.
 ROTATION_GRACE_DAYS = 30
 
+# How long a new password and role assignment get to propagate before anything uses them.
+PROPAGATION_DELAY = "60s"
+
 # Built-in role ids are the same in every subscription.
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
@@ -104,10 +107,18 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         )
 
         self.client_id = application.client_id
-        # The credential is of use only once its role is granted, so it resolves after the role
-        # assignment: whatever signs in with it waits for the role through the value itself.
+        # Entra ID and ARM take a while to make a new password and role assignment usable
+        # everywhere; a first push or sign-in straight after creation is often refused.
+        propagation = pulumiverse_time.Sleep(
+            name,
+            create_duration=PROPAGATION_DELAY,
+            triggers={"password": password.key_id, "assignment": role_assignment.id},
+            opts=child,
+        )
+        # The credential is of use only once its role is granted and both have propagated, so
+        # it resolves after that: whatever signs in with it waits through the value itself.
         self.client_secret = pulumi.Output.secret(
-            pulumi.Output.all(password.value, role_assignment.id).apply(lambda values: values[0])
+            pulumi.Output.all(password.value, propagation.id).apply(lambda values: values[0])
         )
         self.principal_id = service_principal.object_id
         self.role_assignment_id = role_assignment.id

@@ -12,15 +12,17 @@ import pulumi_kubernetes as k8s
 from components.aci_connector import VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT_KEY
 from components.app_contract import PORT_VARIABLE, AppContract
 from components.app_image import RegistryPull
+from components.readiness_gate import HttpReadinessGate
 from components.scan_skips import checkov_skips
 from settings import AppSettings
 
 # The connector names the container group's public DNS label after this annotation.
 DNS_LABEL_ANNOTATION = "virtualkubelet.io/dnsnamelabel"
 NAMESPACE = "todo"
-# How long `pulumi up` waits for the pod to become ready: the ACI container group, the image
-# pull and, for our app, the readiness probe that reaches the database.
+# How long `pulumi up` waits for the pod to run (the ACI container group and the image pull),
+# and then for our app to answer its readiness check.
 READY_TIMEOUT = "10m"
+READY_TIMEOUT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,9 @@ class TodoApp(pulumi.ComponentResource):
     ACI. Its container port is declared because ACI gives a container group a public IP only for
     declared ports, and there is no port mapping: the app's port is the public port. The database
     location reaches the container from a Secret, in the variable the image reads
-    (see ``components/app_contract.py``). With our own app, a readiness probe on ``/healthz``
-    makes ``pulumi up`` finish only once the app in ACI reaches its database.
+    (see ``components/app_contract.py``). With our own app, an HTTP check of ``/healthz`` from
+    the deploying machine makes ``pulumi up`` finish only once the app in ACI reaches its
+    database.
 
     ``web_ip`` is the pod's IP, which for an ACI pod is the container group's public IP.
     """
@@ -91,6 +94,13 @@ class TodoApp(pulumi.ComponentResource):
             "automount_service_account_token": False,
             "containers": [_web_container(args, database)],
         }
+        if contract.database_file:
+            pod_spec["volumes"] = [
+                {
+                    "name": "database",
+                    "secret": {"secret_name": database.metadata.apply(lambda m: m.name or "")},
+                }
+            ]
         if args.registry_pull is not None:
             pull_secret = _pull_secret(
                 f"{name}-registry", args.registry_pull, namespace_name, labels, k8s_opts
@@ -99,7 +109,12 @@ class TodoApp(pulumi.ComponentResource):
                 {"name": pull_secret.metadata.apply(lambda m: m.name or "")}
             ]
 
-        annotations = checkov_skips(_aci_skips(pinned_by_digest=args.registry_pull is not None))
+        annotations = checkov_skips(
+            _aci_skips(
+                pinned_by_digest=args.registry_pull is not None,
+                reads_file=contract.database_file is not None,
+            )
+        )
         if settings.dns_label:
             annotations[DNS_LABEL_ANNOTATION] = settings.dns_label
         metadata: k8s.meta.v1.ObjectMetaArgsDict = {
@@ -133,6 +148,19 @@ class TodoApp(pulumi.ComponentResource):
         else:
             self.web_url = self.web_ip.apply(lambda ip: web_url(ip, settings.port))
 
+        if contract.readiness_path:
+            # The connector reports the pod Ready once the container runs; it never reads the
+            # probe's result. This check, from the machine running `pulumi up`, is what makes
+            # the deployment finish only when the app in ACI answers and reaches its database.
+            HttpReadinessGate(
+                f"{name}-ready",
+                url=pulumi.Output.concat(self.web_url, contract.readiness_path),
+                # A new pod (new image, new secret) is checked again.
+                revision=pod.metadata.apply(lambda m: m.uid or ""),
+                timeout_seconds=READY_TIMEOUT_SECONDS,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
         self.register_outputs({"webIp": self.web_ip, "webUrl": self.web_url})
 
 
@@ -144,15 +172,7 @@ def _web_container(
         "name": "web",
         "image": args.image,
         "env": [
-            {
-                "name": contract.database_variable,
-                "value_from": {
-                    "secret_key_ref": {
-                        "name": database.metadata.apply(lambda m: m.name or ""),
-                        "key": contract.database_variable,
-                    }
-                },
-            },
+            _database_variable(contract, database),
             {"name": PORT_VARIABLE, "value": str(port)},
         ],
         "ports": [{"name": "http", "container_port": port, "protocol": "TCP"}],
@@ -161,6 +181,9 @@ def _web_container(
             "limits": {"cpu": "1", "memory": "1Gi"},
         },
     }
+    if contract.database_file:
+        folder = contract.database_file.rsplit("/", 1)[0]
+        container["volume_mounts"] = [{"name": "database", "mount_path": folder, "read_only": True}]
     if contract.readiness_path:
         # The app's database timeouts are 5 s, so a probe allows 8 s before it counts a failure.
         container["readiness_probe"] = _http_probe(
@@ -171,6 +194,23 @@ def _web_container(
             contract.liveness_path, port, delay=10, every=20, timeout=5
         )
     return container
+
+
+def _database_variable(
+    contract: AppContract, database: k8s.core.v1.Secret
+) -> k8s.core.v1.EnvVarArgsDict:
+    """The file's path when the app reads a mounted file; else the Secret's value itself."""
+    if contract.database_file:
+        return {"name": contract.database_file_variable, "value": contract.database_file}
+    return {
+        "name": contract.database_variable,
+        "value_from": {
+            "secret_key_ref": {
+                "name": database.metadata.apply(lambda m: m.name or ""),
+                "key": contract.database_variable,
+            }
+        },
+    }
 
 
 def _http_probe(
@@ -187,7 +227,7 @@ def _http_probe(
     }
 
 
-def _aci_skips(*, pinned_by_digest: bool) -> dict[str, str]:
+def _aci_skips(*, pinned_by_digest: bool, reads_file: bool) -> dict[str, str]:
     """Checkov checks that cannot apply to a pod that runs in ACI, with the reason for each."""
     ignored = "the pod runs in ACI, which ignores securityContext (azure-aci maps none of it)"
     skips = {
@@ -204,10 +244,11 @@ def _aci_skips(*, pinned_by_digest: bool) -> dict[str, str]:
             "CKV_K8S_40",
         )
     }
-    skips["CKV_K8S_35"] = (
-        "the app's contract is its connection string in DB; the connector hands a secret-sourced "
-        "variable to ACI as a secure value"
-    )
+    if not reads_file:
+        skips["CKV_K8S_35"] = (
+            "this image reads its connection string only from an environment variable (appImage "
+            "contract; a known limit in the README)"
+        )
     skips["CKV2_K8S_6"] = (
         "the pod runs in ACI, outside the cluster network, where a NetworkPolicy enforces nothing"
     )

@@ -93,7 +93,11 @@ class FirstPreviewCloud(mocks.Mocks):
         raise NotImplementedError("the recording monitor answers invokes as unknown")
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        return None, dict(args.inputs)
+        outputs = dict(args.inputs)
+        if args.typ.startswith("kubernetes:") and isinstance(outputs.get("metadata"), dict):
+            # An object without a name is auto-named by the provider: not known in advance.
+            outputs["metadata"] = {"name": UNKNOWN, **outputs["metadata"]}
+        return None, outputs
 
 
 @dataclass(frozen=True)

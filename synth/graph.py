@@ -22,8 +22,9 @@ CLOUDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Kubernetes on GKE", ("kubernetes:", "pulumi:providers:kubernetes")),
     ("Azure AD", ("azuread:",)),
     # The image is built where `pulumi up` runs and lands in the stack's Azure registry.
-    ("Azure", ("azure-native:", "pulumi-python:dynamic:", "docker-build:")),
-    ("Local (no cloud)", ("tls:", "random:", "time:")),
+    ("Azure", ("azure-native:", "pulumi-python:dynamic/azure:", "docker-build:")),
+    # Checks made from the machine that runs `pulumi up`.
+    ("Local (no cloud)", ("tls:", "random:", "time:", "pulumi-python:dynamic/http:")),
 )
 LOCAL = "Local (no cloud)"
 OTHER = "Other"
@@ -40,7 +41,7 @@ FLOWS: dict[str, str] = {
     "azure-native:cosmosdb:DatabaseAccount": "connection string",
     "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase": "database (in the connection string)",
     "azure-native:authorization:RoleAssignment": "role granted",
-    "pulumi-python:dynamic:Resource": "registration state",
+    "pulumi-python:dynamic/azure:ResourceProviderRegistration": "registration state",
     "azure-native:containerregistry:Registry": "registry server",
     "docker-build:index:Image": "image digest",
     "tls:index/privateKey:PrivateKey": "private key",

@@ -46,7 +46,12 @@ TYPICAL_CREATION: Mapping[str, Estimate] = {
     "azure-native:authorization:RoleAssignment": Estimate(
         20, "judged: ARM call; retried while a new principal replicates"
     ),
-    "pulumi-python:dynamic:Resource": Estimate(
+    "pulumi-python:dynamic/http:ReadinessGate": Estimate(
+        30,
+        "judged: polls the app every 10 s; our app answers once the container runs and its "
+        "database answers (waits up to 10 min)",
+    ),
+    "pulumi-python:dynamic/azure:ResourceProviderRegistration": Estimate(
         60,
         "resource provider registration: about a minute when not yet registered "
         "(components/provider_registration.py waits up to 10 min); seconds when it is",

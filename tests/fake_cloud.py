@@ -8,6 +8,7 @@ unknown, as on a first ``pulumi preview``.
 from __future__ import annotations
 
 import base64
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from synth.engine import (
 )
 from synth.engine import run_program as run_offline
 
-__all__ = ["Deployment", "Registration", "is_secret", "redact", "reveal", "secret"]
+__all__ = ["UNKNOWN", "Deployment", "Registration", "is_secret", "redact", "reveal", "secret"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_DIR / "__main__.py"
@@ -61,6 +62,7 @@ TLS_CERT = "-----BEGIN CERTIFICATE-----\nFAKE-cert\n-----END CERTIFICATE-----\n"
 GKE_ENDPOINT = "34.82.10.20"
 GKE_CA = base64.b64encode(b"FAKE-cluster-ca").decode()
 POD_IP = "20.66.7.8"
+POD_UID = "5f1c0d2e-7a44-4b1e-9f3a-2d8c6b7e9a10"
 # What pulumiverse-time computes at creation: the only clock in the stack.
 CREATED_AT = "2026-11-26T17:00:00Z"
 ROTATES_AT = "2027-02-24T17:00:00Z"
@@ -164,7 +166,7 @@ class FakeCloud(mocks.Mocks):
             guid = f"{args.name}-assignment-guid"
             return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
         if typ == "azure-native:authorization:RoleDefinition":
-            guid = f"{args.name}-role-definition-guid"
+            guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"role-definition/{args.name}"))
             return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
         if typ == "time:index/rotating:Rotating":
             return {"rfc3339": CREATED_AT, "rotationRfc3339": ROTATES_AT}, CREATED_AT
@@ -187,7 +189,10 @@ class FakeCloud(mocks.Mocks):
             }, "private-key"
         if typ == "tls:index/selfSignedCert:SelfSignedCert":
             return {"certPem": TLS_CERT}, "self-signed-cert"
-        if typ == "pulumi-python:dynamic:Resource":
+        if typ == "pulumi-python:dynamic/http:ReadinessGate":
+            # The readiness gate: the app answered its check.
+            return {"status": 200}, f"{inputs['url']}#{inputs['revision']}"
+        if typ == "pulumi-python:dynamic/azure:ResourceProviderRegistration":
             return {
                 "registration_state": "Registered"
             }, f"/subscriptions/{inputs['subscription_id']}/providers/{inputs['namespace']}"
@@ -203,6 +208,7 @@ class FakeCloud(mocks.Mocks):
         computed: dict[str, Any] = {"metadata": metadata}
         if args.typ == "kubernetes:core/v1:Pod":
             computed["status"] = {"phase": "Running", "podIP": POD_IP, "hostIP": "10.128.0.9"}
+            metadata["uid"] = POD_UID
         if args.typ == "kubernetes:apps/v1:Deployment":
             computed["status"] = {"readyReplicas": 1, "availableReplicas": 1}
         namespace = metadata.get("namespace")

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from fake_cloud import (
     IMAGE_DIGEST,
+    POD_UID,
     PROJECT_DIR,
     REGISTRY_PULL_PASSWORD,
     REGISTRY_PUSH_PASSWORD,
     SUBSCRIPTION_ID,
+    UNKNOWN,
     Deployment,
     client_id_of,
     is_secret,
@@ -128,7 +130,7 @@ def test_the_pod_runs_the_image_by_digest(stack: Deployment) -> None:
     assert stack.one(IMAGE).urn in stack.one(POD).all_dependencies()
 
 
-def test_a_readiness_probe_on_healthz_gates_the_deployment(stack: Deployment) -> None:
+def test_the_pod_declares_readiness_and_liveness_probes(stack: Deployment) -> None:
     container = web_container(stack)
     assert container["readinessProbe"]["httpGet"] == {
         "path": "/healthz",
@@ -181,4 +183,25 @@ def test_an_app_image_setting_skips_the_registry_and_the_build() -> None:
 def test_the_first_preview_does_not_need_the_image() -> None:
     preview = run_program(preview=True)
     assert preview.one(IMAGE).inputs["buildOnPreview"] is False
-    assert reveal(preview.one(POD).inputs["spec"])["containers"][0]["image"]
+    # Named by a digest only the build knows: unknown in a preview, never a made-up tag.
+    assert reveal(preview.one(POD).inputs["spec"])["containers"][0]["image"] == UNKNOWN
+
+
+GATE = "pulumi-python:dynamic/http:ReadinessGate"
+
+
+def test_the_deployment_finishes_only_when_the_app_reaches_its_database(
+    stack: Deployment,
+) -> None:
+    # The connector marks the pod Ready when the container runs, whatever the probe says; the
+    # gate polls /healthz (200 only once the database answers) from the deploying machine.
+    gate = stack.one(GATE)
+    assert gate.inputs["url"] == f"{stack.stack_outputs['webUrl']}/healthz"
+    assert gate.inputs["revision"] == POD_UID
+    assert gate.inputs["timeout_seconds"] == 600
+    assert stack.one(POD).urn in gate.all_dependencies()
+    assert stack.one(POD).urn in stack.transitive_dependencies(gate)
+
+
+def test_images_without_a_health_endpoint_get_no_gate() -> None:
+    assert run_program({"gke-aci:appImage": "janakiramm/todo"}).of_type(GATE) == []

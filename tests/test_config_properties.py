@@ -126,7 +126,7 @@ VALID = st.fixed_dictionaries(
         "gke-aci:credentialRotation": st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True),
         "gke-aci:credentialRotationDays": st.integers(7, 365).map(str),
         "gke-aci:appImage": st.sampled_from(["janakiramm/todo", "ghcr.io/example/todo:1.2"]),
-        "gke-aci:appPort": st.integers(1, 65535).map(str),
+        "gke-aci:appPort": st.integers(1024, 65535).map(str),
         "gke-aci:aciDnsLabel": st.from_regex(r"[a-z][a-z0-9-]{3,20}[a-z0-9]", fullmatch=True),
     },
 )

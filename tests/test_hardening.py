@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ COLLECTION = "azure-native:cosmosdb:MongoDBResourceMongoDBCollection"
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SLEEP = "time:index/sleep:Sleep"
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,14 @@ def test_the_connector_gets_a_custom_role_with_only_the_container_group_actions(
         f"{output(definition, 'name')}"
     )
     assert not assignment["roleDefinitionId"].endswith(CONTRIBUTOR)
+    # Custom roles are named by a GUID, like built-in ones.
+    assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", output(definition, "name"))
     assert assignment["scope"] == group_id
+    # A new role definition replicates before anything is assigned with it.
+    [replicated] = [s for s in stack.of_type(SLEEP) if s.name == "aci-connector"  and
+                    "definition" in s.inputs["triggers"]]  # fmt: skip
+    assert replicated.inputs["triggers"] == {"definition": definition.id}
+    assert replicated.urn in stack.one(ROLE_ASSIGNMENT, "aci-connector").all_dependencies()
 
 
 def test_custom_role_names_are_unique_per_stack_and_group(stack: Deployment) -> None:
@@ -85,6 +94,26 @@ def test_passwords_rotate_on_a_schedule_with_a_bounded_lifetime(
     assert password["endDate"] == EXPIRES_AT
     assert password["rotateWhenChanged"] == {"scheduled": CREATED_AT, "requested": "1"}
     assert rotation.id == CREATED_AT
+
+
+@pytest.mark.parametrize("identity", ["aci-connector", "app-push", "app-pull"])
+def test_credentials_are_used_only_after_they_propagate(stack: Deployment, identity: str) -> None:
+    [propagation] = [
+        s for s in stack.of_type(SLEEP) if s.name == identity and "password" in s.inputs["triggers"]
+    ]
+    assert propagation.inputs["createDuration"] == "60s"
+    assert propagation.inputs["triggers"] == {
+        "password": "key-1",
+        "assignment": stack.one(ROLE_ASSIGNMENT, identity).id,
+    }
+    # Everything that signs in with the password (connector Secret, image push, pull Secret)
+    # waits for the propagation through the value.
+    users = {
+        "aci-connector": ("kubernetes:core/v1:Secret", "aci-connector-azure"),
+        "app-push": ("docker-build:index:Image", "app"),
+        "app-pull": ("kubernetes:core/v1:Secret", "todo-registry"),
+    }
+    assert propagation.urn in stack.one(*users[identity]).all_dependencies()
 
 
 def test_rotation_settings_reach_every_password() -> None:

@@ -480,7 +480,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         self.resources.append(args)
-        if args.typ != "pulumi-python:dynamic:Resource":
+        if args.typ != "pulumi-python:dynamic/azure:ResourceProviderRegistration":
             return f"{args.name}-id", dict(args.inputs)
         inputs = args.inputs
         outputs = {
@@ -517,7 +517,7 @@ def test_resource_registers_as_a_dynamic_resource(mocks: RecordingMocks) -> pulu
         assert subscription_id == SUBSCRIPTION
         assert state == "Registered"
         [args] = mocks.resources
-        assert args.typ == "pulumi-python:dynamic:Resource"
+        assert args.typ == "pulumi-python:dynamic/azure:ResourceProviderRegistration"
         assert args.name == "container-instance"
         assert args.inputs["namespace"] == NAMESPACE
         assert args.inputs["subscription_id"] == SUBSCRIPTION

@@ -72,7 +72,7 @@ def test_valid_overrides_are_typed() -> None:
             "gke-aci:protectDatabase": "False",
             "gke-aci:cosmosCapacityMode": "provisioned",
             "gke-aci:cosmosProvisionedThroughput": "1000",
-            "gke-aci:appPort": "80",
+            "gke-aci:appPort": "9090",
             "gke-aci:aciDnsLabel": "my-todo-app",
             "gke-aci:appImage": "ghcr.io/example/todo@sha256:" + "a" * 64,
         }
@@ -82,7 +82,7 @@ def test_valid_overrides_are_typed() -> None:
     assert settings.cosmos.protect is False
     assert settings.cosmos.capacity_mode is CapacityMode.PROVISIONED
     assert settings.cosmos.provisioned_throughput == 1000
-    assert settings.app.port == 80
+    assert settings.app.port == 9090
     assert settings.app.dns_label == "my-todo-app"
 
 
@@ -98,6 +98,7 @@ INVALID = [
     ("gke-aci:aciRegion", "westus4", "region the ACI connector accepts"),
     ("gke-aci:appPort", "0", "whole number from 1 to 65535"),
     ("gke-aci:appPort", "70000", "whole number from 1 to 65535"),
+    ("gke-aci:appPort", "80", "1024-65535 for the app built from app/"),
     ("gke-aci:aciDnsLabel", "ab", "5-63 lowercase"),
     ("gke-aci:aciDnsLabel", "1todo", "starting with a letter"),
     ("gke-aci:aciDnsLabel", "todo-", "ending with"),

@@ -34,7 +34,7 @@ RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
 COSMOS_DATABASE = "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-REGISTRATION = "pulumi-python:dynamic:Resource"
+REGISTRATION = "pulumi-python:dynamic/azure:ResourceProviderRegistration"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 POD = "kubernetes:core/v1:Pod"
 SECRET = "kubernetes:core/v1:Secret"
@@ -92,7 +92,7 @@ def test_the_kubernetes_provider_waits_for_the_node_pool(stack: Deployment) -> N
 def test_every_kubernetes_object_goes_through_the_gke_provider(stack: Deployment) -> None:
     provider = stack.one(K8S_PROVIDER)
     objects = [r for r in stack.custom_resources() if r.type.startswith("kubernetes:")]
-    assert len(objects) == 15
+    assert len(objects) == 14
     assert {r.provider_urn for r in objects} == {provider.urn}
 
 
@@ -147,13 +147,7 @@ def test_the_connector_runs_with_the_off_aks_settings(stack: Deployment) -> None
     connector = container(stack, DEPLOYMENT)
     variables = env(connector)
     assert connector["image"] == "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
-    assert connector["args"] == [
-        "--nodename",
-        "aci-connector",
-        "--os",
-        "Linux",
-        "--authentication-token-webhook=true",
-    ]
+    assert connector["args"] == ["--nodename", "aci-connector", "--os", "Linux"]
     assert variables["KUBELET_PORT"] == "10250"
     assert variables["VKUBELET_POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     # The network check passes only with both VNet variables; without a subnet no VNet is used.
@@ -204,11 +198,6 @@ def test_the_connector_role_is_the_narrow_set_not_cluster_admin(stack: Deploymen
         "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "aci-connector"
     )
     assert binding.inputs["roleRef"]["name"] == output(role, "metadata")["name"]
-    delegator = stack.one(
-        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "aci-connector-auth-delegator"
-    )
-    assert delegator.inputs["roleRef"]["name"] == "system:auth-delegator"
-    assert delegator.inputs["subjects"] == binding.inputs["subjects"]
     leases = stack.one("kubernetes:rbac.authorization.k8s.io/v1:Role")
     assert leases.inputs["metadata"]["namespace"] == "kube-node-lease"
 
@@ -260,13 +249,22 @@ def expected_connection_string(stack: Deployment) -> str:
     )
 
 
-def test_our_app_gets_the_full_connection_string_in_db(stack: Deployment) -> None:
+def test_our_app_reads_the_full_connection_string_from_a_mounted_file(stack: Deployment) -> None:
     database_secret = secret_named(stack, "todo-database")
     assert is_secret(database_secret.inputs["stringData"])
     assert reveal(database_secret.inputs["stringData"]) == {"DB": expected_connection_string(stack)}
-    variables = env(container(stack, POD))
-    assert variables["DB"] == {
-        "secretKeyRef": {"name": output(database_secret, "metadata")["name"], "key": "DB"}
+    web = container(stack, POD)
+    variables = env(web)
+    # ACI shows plain environment variables in the container group; a secret volume it does not.
+    assert variables["DB_FILE"] == "/run/secrets/todo/DB"
+    assert "DB" not in variables
+    assert web["volumeMounts"] == [
+        {"name": "database", "mountPath": "/run/secrets/todo", "readOnly": True}
+    ]
+    [volume] = reveal(stack.one(POD).inputs["spec"])["volumes"]
+    assert volume == {
+        "name": "database",
+        "secret": {"secretName": output(database_secret, "metadata")["name"]},
     }
     assert variables["PORT"] == "8080"
 
@@ -347,7 +345,13 @@ def test_a_dns_label_annotates_the_pod_and_exports_web_url() -> None:
     annotations = stack.one(POD).inputs["metadata"]["annotations"]
     assert annotations["virtualkubelet.io/dnsnamelabel"] == "my-todo"
     assert stack.stack_outputs["webUrl"] == "http://my-todo.westus2.azurecontainer.io:8080"
-    stack = run_program({"gke-aci:aciDnsLabel": "my-todo", "gke-aci:appPort": "80"})
+    stack = run_program(
+        {
+            "gke-aci:aciDnsLabel": "my-todo",
+            "gke-aci:appImage": "janakiramm/todo",
+            "gke-aci:appPort": "80",
+        }
+    )
     assert stack.stack_outputs["webUrl"] == "http://my-todo.westus.azurecontainer.io"
 
 
@@ -363,7 +367,7 @@ def test_the_stack_exports_what_users_read(stack: Deployment) -> None:
 # --- shape of the graph -----------------------------------------------------------------------
 
 GCP_OR_K8S = ("gcp:", "kubernetes:", "pulumi:providers:kubernetes", "tls:")
-AZURE = ("azure-native:", "azuread:", "pulumi-python:dynamic:")
+AZURE = ("azure-native:", "azuread:", "pulumi-python:dynamic/azure:")
 
 
 def test_azure_never_waits_for_gke_and_gke_never_waits_for_azure(stack: Deployment) -> None:

@@ -52,7 +52,7 @@ def all_text(folder: Path) -> str:
 def test_synth_of_the_default_stack_writes_every_file(synth_dir: Path) -> None:
     assert {p.name for p in synth_dir.iterdir()} >= {"resources.json", "graph.md", "plan.md"}
     manifests = sorted(p.name for p in (synth_dir / "manifests").iterdir())
-    assert len(manifests) == 15
+    assert len(manifests) == 14
     assert "pod-todo.yaml" in manifests
     assert "deployment-aci-connector.yaml" in manifests
 
@@ -69,7 +69,9 @@ def test_cloud_computed_values_are_shown_as_unknown(synth_dir: Path) -> None:
     pool = by_name[("gcp:container/nodePool:NodePool", "gke-nodes")]
     assert pool["inputs"]["cluster"] == UNKNOWN_MARKER
     assert pool["inputs"]["nodeCount"] == 3
-    registration = by_name[("pulumi-python:dynamic:Resource", "container-instance")]
+    registration = by_name[
+        ("pulumi-python:dynamic/azure:ResourceProviderRegistration", "container-instance")
+    ]
     assert registration["inputs"]["subscription_id"] == UNKNOWN_MARKER
     provider = by_name[("pulumi:providers:kubernetes", "gke-kubernetes")]
     assert provider["inputs"]["kubeconfig"] == "[secret]"
@@ -284,13 +286,13 @@ def test_the_command_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert (
-        "resources: GCP 5, Kubernetes on GKE 16, Azure AD 9, Azure 11, Local (no cloud) 8"
+        "resources: GCP 5, Kubernetes on GKE 15, Azure AD 9, Azure 11, Local (no cloud) 13"
         in printed
     )
     assert "cross-cloud flows:" in printed
-    assert "30 schema checks, 0 failed" in printed
+    assert "28 schema checks, 0 failed" in printed
     svg = "graph.svg, " if shutil.which("dot") else ""
-    assert f"wrote: resources.json, graph.md, {svg}plan.md, manifests/ (15 files)" in printed
+    assert f"wrote: resources.json, graph.md, {svg}plan.md, manifests/ (14 files)" in printed
 
 
 def test_stack_config_uses_defaults_stack_values_and_placeholders(tmp_path: Path) -> None:

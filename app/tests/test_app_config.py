@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
@@ -30,6 +31,25 @@ def test_a_cosmos_connection_string_gives_database_hosts_and_port() -> None:
     assert config.database_uri == COSMOS
     assert KEY not in repr(config)
     assert QUOTED not in repr(config)
+
+
+def test_the_connection_string_can_come_from_a_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "DB"
+    secret_file.write_text(COSMOS + "\n")
+    config = load_config({"DB_FILE": str(secret_file)})
+    assert config.database_uri == COSMOS
+    assert config.database == "todo"
+
+
+def test_db_file_problems_are_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config({"DB_FILE": str(tmp_path / "missing")})
+    (tmp_path / "DB").write_text(COSMOS)
+    with pytest.raises(ConfigError, match="both set"):
+        load_config({"DB_FILE": str(tmp_path / "DB"), "DB": COSMOS})
+    (tmp_path / "empty").write_text("")
+    with pytest.raises(ConfigError, match="DB is not set"):
+        load_config({"DB_FILE": str(tmp_path / "empty")})
 
 
 def test_port_defaults_to_8080_and_is_read_when_set() -> None:

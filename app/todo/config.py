@@ -1,4 +1,8 @@
-"""The app's configuration, read from the environment only: ``DB`` and ``PORT``.
+"""The app's configuration, read from the environment only: ``DB`` (or ``DB_FILE``) and ``PORT``.
+
+``DB_FILE`` names a file that holds the connection string, for platforms where environment
+variables are visible to whoever can read the deployment (ACI shows plain variables in the
+container group's properties; a mounted secret file is not shown).
 
 A bad value stops the process at start with one line on stderr that names the variable and what is
 wrong with it. The line never repeats ``DB``'s value, because that value carries the database key.
@@ -12,6 +16,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote, unquote_plus
 
 from pymongo.errors import PyMongoError
@@ -42,10 +47,23 @@ class Config:
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
-    """Read ``DB`` and ``PORT``; raise ConfigError naming the first problem found."""
-    uri = environ.get("DB", "").strip()
+    """Read ``DB`` or ``DB_FILE``, and ``PORT``; raise ConfigError naming the first problem."""
+    uri = read_database_uri(environ)
     database, hosts = parse_database_uri(uri)
     return Config(database_uri=uri, database=database, hosts=hosts, port=parse_port(environ))
+
+
+def read_database_uri(environ: Mapping[str, str]) -> str:
+    """The connection string from ``DB``, or from the file ``DB_FILE`` names (one, not both)."""
+    path = environ.get("DB_FILE", "").strip()
+    if not path:
+        return environ.get("DB", "").strip()
+    if environ.get("DB", "").strip():
+        raise ConfigError("DB and DB_FILE are both set: give the connection string one way")
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"DB_FILE {path[:200]!r} cannot be read: {error.strerror}") from None
 
 
 def parse_database_uri(uri: str) -> tuple[str, tuple[str, ...]]:

@@ -1,0 +1,575 @@
+"""Tests of components.readiness_gate: a fake fetch and clock, plus one loopback HTTP server."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dill
+import pulumi
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime._serialization import _deserialize, _serialize
+from pulumi.runtime.rpc import UNKNOWN
+
+from components.readiness_gate import (
+    DEFAULT_TIMEOUT_SECONDS,
+    POLL_INTERVAL_SECONDS,
+    REQUEST_TIMEOUT_SECONDS,
+    HttpReadinessGate,
+    ReadinessError,
+    ReadinessGateProvider,
+    fetch_url,
+    gate_id,
+    wait_until_ready,
+)
+
+URL = "http://20.1.2.3:8080/healthz"
+REVISION = "pod-uid-1234"
+PROPS: dict[str, Any] = {"url": URL, "revision": REVISION, "timeout_seconds": 600}
+ID = f"{URL}#{REVISION}"
+UNAVAILABLE = json.dumps(
+    {"status": "unavailable", "reason": "database unreachable (AutoReconnect)"}
+)
+
+Answer = tuple[int, str] | Exception
+"""What the fake fetch does on one call: answer (status, body), or raise."""
+
+
+@dataclass
+class FakeTime:
+    """A clock and a sleep that only moves that clock."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class FakeFetch:
+    """Plays ``answers`` in order (the last one repeats) and records each call."""
+
+    answers: list[Answer]
+    calls: list[tuple[str, float]] = field(default_factory=list)
+
+    def __call__(self, url: str, timeout: float) -> tuple[int, str]:
+        self.calls.append((url, timeout))
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@dataclass
+class Harness:
+    fetch: FakeFetch
+    time: FakeTime
+    provider: Any  # a ReadinessGateProvider wired to the fakes
+
+
+def make_harness(*answers: Answer) -> Harness:
+    fake_fetch, fake_time = FakeFetch(list(answers)), FakeTime()
+    provider = ReadinessGateProvider(fetch=fake_fetch, sleep=fake_time.sleep, clock=fake_time.clock)
+    return Harness(fake_fetch, fake_time, provider)
+
+
+def refused() -> urllib.error.URLError:
+    """What urllib raises while nothing listens on the port yet."""
+    return urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+
+
+# --- waiting --------------------------------------------------------------------------------
+
+
+def test_answers_200_at_once() -> None:
+    harness = make_harness((200, '{"status":"ok"}'))
+
+    result = harness.provider.create(dict(PROPS))
+
+    assert result.id == ID
+    assert result.outs == {**PROPS, "status": 200}
+    assert harness.fetch.calls == [(URL, REQUEST_TIMEOUT_SECONDS)]
+    assert harness.time.sleeps == []
+
+
+def test_waits_through_503_until_200() -> None:
+    harness = make_harness((503, UNAVAILABLE), (503, UNAVAILABLE), (200, "{}"))
+
+    result = harness.provider.create(dict(PROPS))
+
+    assert result.outs["status"] == 200
+    assert len(harness.fetch.calls) == 3
+    assert harness.time.sleeps == [POLL_INTERVAL_SECONDS, POLL_INTERVAL_SECONDS]
+
+
+def test_keeps_polling_through_connection_errors() -> None:
+    harness = make_harness(
+        refused(), TimeoutError("timed out"), OSError("Name not known"), (200, "")
+    )
+
+    result = harness.provider.create(dict(PROPS))
+
+    assert result.outs["status"] == 200
+    assert len(harness.fetch.calls) == 4
+    assert len(harness.time.sleeps) == 3
+
+
+def test_timeout_after_503_names_url_wait_status_and_reason() -> None:
+    harness = make_harness((503, UNAVAILABLE))
+
+    with pytest.raises(ReadinessError) as excinfo:
+        harness.provider.create({**PROPS, "timeout_seconds": 60.0})
+
+    message = str(excinfo.value)
+    assert URL in message
+    assert "within 60 s" in message
+    assert "HTTP 503" in message
+    assert "'database unreachable (AutoReconnect)'" in message
+    assert "az container logs -g <group> -n <name>" in message
+    assert "firewall" in message
+    assert "DB environment variable" in message
+    # The JSON's other fields are not echoed.
+    assert "unavailable" not in message
+    # Polled at 0, 10, ..., 60 s, and waited no longer than the timeout.
+    assert sum(harness.time.sleeps) == pytest.approx(60)
+    assert len(harness.fetch.calls) == 7
+    assert "(7 requests)" in message
+
+
+def test_timeout_with_only_connection_errors_names_the_error() -> None:
+    fake_time = FakeTime()
+
+    with pytest.raises(ReadinessError) as excinfo:
+        wait_until_ready(
+            URL,
+            timeout_seconds=25,
+            fetch=FakeFetch([refused()]),
+            poll_interval_seconds=10,
+            sleep=fake_time.sleep,
+            clock=fake_time.clock,
+        )
+
+    message = str(excinfo.value)
+    assert URL in message
+    assert "within 25 s" in message
+    # The socket error inside urllib's URLError is the one named.
+    assert "ConnectionRefusedError: [Errno 111] Connection refused" in message
+    assert "HTTP" not in message.split("last result:")[1].split(".")[0]
+    # The last wait is cut to the time left: 10 + 10 + 5 = 25.
+    assert fake_time.sleeps == [10, 10, 5]
+
+
+def test_timeout_reports_the_last_result_only() -> None:
+    harness = make_harness((503, UNAVAILABLE), TimeoutError("timed out"))
+
+    with pytest.raises(ReadinessError, match=r"no answer \(TimeoutError: timed out\)") as excinfo:
+        harness.provider.create({**PROPS, "timeout_seconds": 15})
+
+    assert "AutoReconnect" not in str(excinfo.value)
+
+
+def test_body_beyond_the_reason_is_never_echoed() -> None:
+    secret = "AccountKey=c2VjcmV0LWtleS1kby1ub3QtbGVhaw=="
+    body = json.dumps(
+        {"status": "unavailable", "reason": "x" * 400, "debug": f"mongodb://u:{secret}@h"}
+    )
+    harness = make_harness((503, body))
+
+    with pytest.raises(ReadinessError) as excinfo:
+        harness.provider.create({**PROPS, "timeout_seconds": 1})
+
+    message = str(excinfo.value)
+    assert secret not in message
+    assert "mongodb://" not in message
+    assert "debug" not in message
+    # The reason is cut to 300 characters.
+    assert "x" * 297 + "..." in message
+    assert "x" * 298 not in message
+
+
+@pytest.mark.parametrize("body", ["<html>Bad Gateway</html>", "[]", '{"reason": 7}', ""])
+def test_a_body_without_a_json_reason_gives_the_status_alone(body: str) -> None:
+    harness = make_harness((502, body))
+
+    with pytest.raises(ReadinessError) as excinfo:
+        harness.provider.create({**PROPS, "timeout_seconds": 1})
+
+    message = str(excinfo.value)
+    assert "last result: HTTP 502. " in message
+    assert "Bad Gateway" not in message
+
+
+def test_the_bound_is_the_clock_not_the_number_of_polls() -> None:
+    readings = iter([0.0, 5.0, 700.0])
+    fake_fetch = FakeFetch([(503, UNAVAILABLE)])
+
+    with pytest.raises(ReadinessError, match="within 600 s"):
+        wait_until_ready(URL, fetch=fake_fetch, sleep=lambda _s: None, clock=lambda: next(readings))
+
+    assert len(fake_fetch.calls) == 2
+    assert DEFAULT_TIMEOUT_SECONDS == 600
+
+
+def test_errors_that_are_not_network_errors_propagate() -> None:
+    harness = make_harness(KeyError("bug"))
+
+    with pytest.raises(KeyError, match="bug"):
+        harness.provider.create(dict(PROPS))
+
+    assert len(harness.fetch.calls) == 1
+
+
+# --- diff, update, read, delete, check ------------------------------------------------------
+
+OLDS: dict[str, Any] = {**PROPS, "timeout_seconds": 600.0, "status": 200}
+
+
+@pytest.mark.parametrize(
+    "news",
+    [
+        {**PROPS, "url": "https://todo.example/healthz"},
+        {**PROPS, "revision": "pod-uid-5678"},
+        {**PROPS, "timeout_seconds": 900},
+        {**PROPS, "revision": UNKNOWN},
+    ],
+)
+def test_diff_updates_when_url_revision_or_timeout_change(news: dict[str, Any]) -> None:
+    harness = make_harness((200, ""))
+
+    result = harness.provider.diff(ID, dict(OLDS), {**news, "status": None})
+
+    assert result.changes is True
+    assert not result.replaces
+    assert harness.fetch.calls == []
+
+
+def test_diff_reports_no_change_otherwise() -> None:
+    harness = make_harness((200, ""))
+
+    # 600 (input) and 600.0 (recorded) are the same; a new pickle of the provider is not a change.
+    result = harness.provider.diff(ID, dict(OLDS), {**PROPS, "status": None, "__provider": "x"})
+
+    assert result.changes is False
+    assert harness.fetch.calls == []
+
+
+def test_update_waits_again_for_the_new_revision() -> None:
+    harness = make_harness(refused(), (200, ""))
+    news = {**PROPS, "revision": "pod-uid-5678"}
+
+    result = harness.provider.update(ID, dict(OLDS), news)
+
+    assert result.outs == {**news, "status": 200}
+    assert len(harness.fetch.calls) == 2
+
+
+def test_read_returns_the_state_without_requesting_anything() -> None:
+    harness = make_harness(refused())
+
+    result = harness.provider.read(ID, dict(OLDS))
+
+    assert result.id == ID
+    assert result.outs == OLDS
+    assert harness.fetch.calls == []
+
+
+def test_delete_does_nothing() -> None:
+    harness = make_harness(refused())
+
+    harness.provider.delete(ID, dict(OLDS))
+
+    assert harness.fetch.calls == []
+    assert harness.time.sleeps == []
+
+
+def test_check_accepts_http_https_and_unknown_urls() -> None:
+    provider = ReadinessGateProvider()
+
+    for url in (URL, "https://todo.example/healthz", UNKNOWN):
+        result = provider.check({}, {**PROPS, "url": url})
+        assert result.failures == [], url
+    unknowns = provider.check({}, {"url": UNKNOWN, "revision": UNKNOWN, "timeout_seconds": UNKNOWN})
+    assert unknowns.failures == []
+
+
+def test_check_rejects_other_urls_and_bad_inputs() -> None:
+    provider = ReadinessGateProvider()
+
+    ftp = provider.check({}, {**PROPS, "url": "ftp://20.1.2.3/healthz"})
+    bad = provider.check({}, {"url": None, "revision": None, "timeout_seconds": 0})
+
+    assert [failure.property for failure in ftp.failures] == ["url"]
+    assert "ftp://" in ftp.failures[0].reason
+    assert sorted(failure.property for failure in bad.failures) == [
+        "revision",
+        "timeout_seconds",
+        "url",
+    ]
+
+
+def test_gate_id_is_url_and_revision() -> None:
+    assert gate_id(URL, REVISION) == ID
+
+
+# --- real HTTP on the loopback interface ----------------------------------------------------
+
+
+@dataclass
+class Script:
+    """Answers of the loopback server, in order; the last one repeats."""
+
+    answers: list[tuple[int, dict[str, str], bytes]]
+    paths: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    script = Script(answers=[])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            script.paths.append(self.path)
+            answers = script.answers
+            status, headers, body = answers.pop(0) if len(answers) > 1 else answers[0]
+            self.send_response(status)
+            for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_real_http_503_twice_then_200(server: tuple[str, Script]) -> None:
+    base, script = server
+    script.answers = [
+        (503, JSON, UNAVAILABLE.encode()),
+        (503, JSON, UNAVAILABLE.encode()),
+        (200, JSON, b'{"status":"ok"}'),
+    ]
+    started = time.monotonic()
+
+    status = wait_until_ready(
+        f"{base}/healthz",
+        timeout_seconds=10,
+        poll_interval_seconds=0.01,
+        request_timeout_seconds=2,
+    )
+
+    assert status == 200
+    assert script.paths == ["/healthz"] * 3
+    assert time.monotonic() - started < 5
+
+
+def test_real_http_timeout_reports_the_reason(server: tuple[str, Script]) -> None:
+    _base, script = server
+    script.answers = [(503, JSON, UNAVAILABLE.encode())]
+
+    with pytest.raises(ReadinessError, match=r"HTTP 503 with reason 'database unreachable"):
+        wait_until_ready(
+            f"{_base}/healthz",
+            timeout_seconds=0.2,
+            poll_interval_seconds=0.05,
+            request_timeout_seconds=2,
+        )
+
+    assert len(script.paths) >= 2
+
+
+def test_real_fetch_returns_errors_and_follows_no_redirect(server: tuple[str, Script]) -> None:
+    base, script = server
+    script.answers = [
+        (302, {"Location": f"{base}/elsewhere"}, b""),
+        (503, JSON, UNAVAILABLE.encode()),
+    ]
+
+    redirected = fetch_url(f"{base}/healthz", 2)
+    unavailable = fetch_url(f"{base}/healthz", 2)
+
+    assert redirected == (302, "")
+    assert unavailable == (503, UNAVAILABLE)
+    assert script.paths == ["/healthz", "/healthz"]
+
+
+def test_real_fetch_raises_oserror_when_nothing_listens() -> None:
+    # Bind an ephemeral loopback port, then close it: nothing listens there any more.
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    port = httpd.server_address[1]
+    httpd.server_close()
+
+    with pytest.raises(OSError, match="refused"):
+        fetch_url(f"http://127.0.0.1:{port}/healthz", 2)
+
+
+# --- serialization, as pulumi.dynamic does it -----------------------------------------------
+
+
+def serialize(provider: object) -> str:
+    """What pulumi.dynamic.Resource.__init__ stores as `__provider`."""
+    serialized, _contains_secrets = _serialize(True, serialize_provider, provider)
+    return serialized
+
+
+def test_provider_survives_the_sdk_round_trip() -> None:
+    serialized = serialize(ReadinessGateProvider())
+
+    loaded = _deserialize(lambda: dill.loads(base64.b64decode(serialized)))
+
+    # By value: a copy of the class was rebuilt from the pickle, not imported.
+    assert type(loaded) is not ReadinessGateProvider
+    assert type(loaded).__qualname__ == ReadinessGateProvider.__qualname__
+    assert loaded.fetch is None
+    assert loaded.diff(ID, dict(OLDS), {**PROPS, "revision": "new"}).changes is True
+    # Deterministic, so the stored provider does not change between runs.
+    assert serialize(ReadinessGateProvider()) == serialized
+
+
+LOAD_ELSEWHERE = """
+import base64, importlib.util, json, sys
+import dill
+from pulumi.runtime._serialization import _deserialize
+
+serialized, url = sys.stdin.read().split()
+provider = _deserialize(lambda: dill.loads(base64.b64decode(serialized)))
+olds = {"url": url, "revision": "a", "timeout_seconds": 600.0, "status": 200}
+diff = provider.diff("id", olds, {"url": url, "revision": "b", "timeout_seconds": 600})
+check = provider.check({}, {"url": "ftp://x", "revision": "b", "timeout_seconds": 600})
+provider.poll_interval_seconds = 0.01
+created = provider.create({"url": url, "revision": "b", "timeout_seconds": 10})
+print(json.dumps({
+    "components_importable": importlib.util.find_spec("components") is not None,
+    "changes": diff.changes,
+    "check_failures": [f.property for f in check.failures],
+    "class": type(provider).__qualname__,
+    "id": created.id,
+    "status": created.outs["status"],
+    "loaded_modules": sorted(m for m in sys.modules if m.split(".")[0] == "components"),
+}))
+"""
+
+
+def test_provider_loads_and_polls_in_a_process_without_the_project(
+    tmp_path: Path, server: tuple[str, Script]
+) -> None:
+    """Like the dynamic provider process, where `components` cannot be imported at all."""
+    base, script = server
+    script.answers = [(503, JSON, UNAVAILABLE.encode()), (200, JSON, b"{}")]
+    serialized = serialize(ReadinessGateProvider())
+
+    completed = subprocess.run(
+        # -I: isolated mode, neither the current directory nor PYTHONPATH is on sys.path.
+        [sys.executable, "-I", "-c", LOAD_ELSEWHERE],
+        input=f"{serialized}\n{base}/healthz",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["components_importable"] is False
+    assert report["changes"] is True
+    assert report["check_failures"] == ["url"]
+    assert report["class"].endswith("ReadinessGateProvider")
+    assert report["id"] == f"{base}/healthz#b"
+    assert report["status"] == 200
+    assert report["loaded_modules"] == []
+    # The real urllib fetch ran in that process against the loopback server.
+    assert script.paths == ["/healthz", "/healthz"]
+
+
+# --- the resource under Pulumi mocks --------------------------------------------------------
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        self.resources.append(args)
+        inputs = args.inputs
+        if args.typ != "pulumi-python:dynamic/http:ReadinessGate" or "url" not in inputs:
+            return f"{args.name}-id", dict(inputs)
+        outputs = {
+            "url": inputs["url"],
+            "revision": inputs["revision"],
+            "timeout_seconds": inputs["timeout_seconds"],
+            "status": 200,
+        }
+        return gate_id(inputs["url"], inputs["revision"]), outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        return {}, None
+
+
+@pytest.fixture
+def mocks() -> RecordingMocks:
+    recording = RecordingMocks()
+    pulumi.runtime.set_mocks(recording, preview=False)
+    return recording
+
+
+@pulumi.runtime.test
+def test_gate_registers_as_a_dynamic_resource(mocks: RecordingMocks) -> pulumi.Output[None]:
+    gate = HttpReadinessGate(
+        "todo-ready",
+        url=pulumi.Output.from_input(URL),
+        revision=pulumi.Output.from_input(REVISION).apply(str),
+    )
+
+    def check(values: list[Any]) -> None:
+        gate_id_, url, revision, status = values
+        assert gate_id_ == ID
+        assert url == URL
+        assert revision == REVISION
+        assert status == 200
+        [args] = mocks.resources
+        assert args.typ == "pulumi-python:dynamic/http:ReadinessGate"
+        assert args.name == "todo-ready"
+        assert args.inputs["timeout_seconds"] == DEFAULT_TIMEOUT_SECONDS
+        assert "__provider" in args.inputs
+
+    return pulumi.Output.all(gate.id, gate.url, gate.revision, gate.status).apply(check)
+
+
+@pulumi.runtime.test
+def test_gate_passes_its_timeout(mocks: RecordingMocks) -> pulumi.Output[None]:
+    gate = HttpReadinessGate("short", url=URL, revision=REVISION, timeout_seconds=120)
+
+    def check(status: int) -> None:
+        assert status == 200
+        assert mocks.resources[0].inputs["timeout_seconds"] == 120
+
+    return gate.status.apply(check)
