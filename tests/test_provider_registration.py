@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dill
 import pulumi
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime._serialization import _deserialize, _serialize
+from dynamic_fakes import FakeTime, deserialize, run_isolated, serialize
 
 from components.provider_registration import (
     POLL_INTERVAL_SECONDS,
@@ -69,21 +64,6 @@ class FakeProviders:
 @dataclass
 class FakeClient:
     providers: FakeProviders
-
-
-@dataclass
-class FakeTime:
-    """A clock and a sleep that only moves that clock."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass
@@ -402,17 +382,11 @@ def test_resource_id_is_the_arm_provider_id() -> None:
 # --- serialization, as pulumi.dynamic does it ---------------------------------------------
 
 
-def serialize(provider: object) -> str:
-    """What pulumi.dynamic.Resource.__init__ stores as `__provider`."""
-    serialized, _contains_secrets = _serialize(True, serialize_provider, provider)
-    return serialized
-
-
 def test_provider_survives_the_sdk_round_trip() -> None:
     serialized = serialize(RegistrationProvider())
 
     # What pulumi/dynamic/__main__.py get_provider does.
-    loaded = _deserialize(lambda: dill.loads(base64.b64decode(serialized)))
+    loaded = deserialize(serialized)
 
     # By value: a copy of the class was rebuilt from the pickle, not imported.
     assert type(loaded) is not RegistrationProvider
@@ -450,16 +424,7 @@ def test_provider_loads_in_a_process_without_the_project_on_sys_path(tmp_path: P
     """Like the dynamic provider process, but where `components` cannot be imported at all."""
     serialized = serialize(RegistrationProvider())
 
-    completed = subprocess.run(
-        # -I: isolated mode, neither the current directory nor PYTHONPATH is on sys.path.
-        [sys.executable, "-I", "-c", LOAD_ELSEWHERE],
-        input=serialized,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    completed = run_isolated(LOAD_ELSEWHERE, serialized, tmp_path)
 
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)

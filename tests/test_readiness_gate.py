@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import http.server
 import json
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -15,11 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dill
 import pulumi
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime._serialization import _deserialize, _serialize
+from dynamic_fakes import FakeTime, deserialize, run_isolated, serialize
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.readiness_gate import (
@@ -44,21 +39,6 @@ UNAVAILABLE = json.dumps(
 
 Answer = tuple[int, str] | Exception
 """What the fake fetch does on one call: answer (status, body), or raise."""
-
-
-@dataclass
-class FakeTime:
-    """A clock and a sleep that only moves that clock."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass
@@ -434,16 +414,10 @@ def test_real_fetch_raises_oserror_when_nothing_listens() -> None:
 # --- serialization, as pulumi.dynamic does it -----------------------------------------------
 
 
-def serialize(provider: object) -> str:
-    """What pulumi.dynamic.Resource.__init__ stores as `__provider`."""
-    serialized, _contains_secrets = _serialize(True, serialize_provider, provider)
-    return serialized
-
-
 def test_provider_survives_the_sdk_round_trip() -> None:
     serialized = serialize(ReadinessGateProvider())
 
-    loaded = _deserialize(lambda: dill.loads(base64.b64decode(serialized)))
+    loaded = deserialize(serialized)
 
     # By value: a copy of the class was rebuilt from the pickle, not imported.
     assert type(loaded) is not ReadinessGateProvider
@@ -486,16 +460,7 @@ def test_provider_loads_and_polls_in_a_process_without_the_project(
     script.answers = [(503, JSON, UNAVAILABLE.encode()), (200, JSON, b"{}")]
     serialized = serialize(ReadinessGateProvider())
 
-    completed = subprocess.run(
-        # -I: isolated mode, neither the current directory nor PYTHONPATH is on sys.path.
-        [sys.executable, "-I", "-c", LOAD_ELSEWHERE],
-        input=f"{serialized}\n{base}/healthz",
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    completed = run_isolated(LOAD_ELSEWHERE, f"{serialized}\n{base}/healthz", tmp_path)
 
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)

@@ -1,0 +1,60 @@
+"""What the tests of the project's dynamic providers share: a fake clock and the pickling path.
+
+A dynamic provider is pickled into the state and loaded by a separate process; these helpers
+reproduce both steps with the SDK's own functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dill
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime._serialization import _deserialize, _serialize
+
+
+@dataclass
+class FakeTime:
+    """A clock and a sleep that only moves that clock."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def serialize(provider: object) -> str:
+    """What pulumi.dynamic.Resource.__init__ stores as `__provider`."""
+    serialized, _contains_secrets = _serialize(True, serialize_provider, provider)
+    return serialized
+
+
+def deserialize(serialized: str) -> Any:
+    """What pulumi/dynamic/__main__.py get_provider does."""
+    return _deserialize(lambda: dill.loads(base64.b64decode(serialized)))
+
+
+def run_isolated(script: str, stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Runs ``script`` as the provider process would, but where the project cannot be imported.
+
+    ``-I``: isolated mode, neither the current directory nor PYTHONPATH is on sys.path.
+    """
+    return subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
