@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from conftest import RecordingCloud
 from dynamic_fakes import FakeTime, deserialize, run_isolated, serialize
 
 from components.provider_registration import (
@@ -439,35 +440,8 @@ def test_provider_loads_in_a_process_without_the_project_on_sys_path(tmp_path: P
 # --- the resource under Pulumi mocks ------------------------------------------------------
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        self.resources.append(args)
-        if args.typ != "pulumi-python:dynamic/azure:ResourceProviderRegistration":
-            return f"{args.name}-id", dict(args.inputs)
-        inputs = args.inputs
-        outputs = {
-            "namespace": inputs["namespace"],
-            "subscription_id": inputs["subscription_id"],
-            "registration_state": "Registered",
-        }
-        return resource_id(inputs["subscription_id"], inputs["namespace"]), outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        return {}, None
-
-
-@pytest.fixture
-def mocks() -> RecordingMocks:
-    recording = RecordingMocks()
-    pulumi.runtime.set_mocks(recording, preview=False)
-    return recording
-
-
 @pulumi.runtime.test
-def test_resource_registers_as_a_dynamic_resource(mocks: RecordingMocks) -> pulumi.Output[None]:
+def test_resource_registers_as_a_dynamic_resource(mocks: RecordingCloud) -> pulumi.Output[None]:
     registration = ResourceProviderRegistration(
         "container-instance",
         subscription_id=SUBSCRIPTION,
@@ -497,7 +471,7 @@ def test_resource_registers_as_a_dynamic_resource(mocks: RecordingMocks) -> pulu
 
 
 @pulumi.runtime.test
-def test_resource_accepts_output_inputs(mocks: RecordingMocks) -> pulumi.Output[None]:
+def test_resource_accepts_output_inputs(mocks: RecordingCloud) -> pulumi.Output[None]:
     registration = ResourceProviderRegistration(
         "from-outputs",
         subscription_id=pulumi.Output.from_input(SUBSCRIPTION),

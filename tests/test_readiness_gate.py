@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from conftest import RecordingCloud
 from dynamic_fakes import FakeTime, deserialize, run_isolated, serialize
 from pulumi.runtime.rpc import UNKNOWN
 
@@ -478,36 +479,8 @@ def test_provider_loads_and_polls_in_a_process_without_the_project(
 # --- the resource under Pulumi mocks --------------------------------------------------------
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        self.resources.append(args)
-        inputs = args.inputs
-        if args.typ != "pulumi-python:dynamic/http:ReadinessGate" or "url" not in inputs:
-            return f"{args.name}-id", dict(inputs)
-        outputs = {
-            "url": inputs["url"],
-            "revision": inputs["revision"],
-            "timeout_seconds": inputs["timeout_seconds"],
-            "status": 200,
-        }
-        return gate_id(inputs["url"], inputs["revision"]), outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        return {}, None
-
-
-@pytest.fixture
-def mocks() -> RecordingMocks:
-    recording = RecordingMocks()
-    pulumi.runtime.set_mocks(recording, preview=False)
-    return recording
-
-
 @pulumi.runtime.test
-def test_gate_registers_as_a_dynamic_resource(mocks: RecordingMocks) -> pulumi.Output[None]:
+def test_gate_registers_as_a_dynamic_resource(mocks: RecordingCloud) -> pulumi.Output[None]:
     gate = HttpReadinessGate(
         "todo-ready",
         url=pulumi.Output.from_input(URL),
@@ -530,7 +503,7 @@ def test_gate_registers_as_a_dynamic_resource(mocks: RecordingMocks) -> pulumi.O
 
 
 @pulumi.runtime.test
-def test_gate_passes_its_timeout(mocks: RecordingMocks) -> pulumi.Output[None]:
+def test_gate_passes_its_timeout(mocks: RecordingCloud) -> pulumi.Output[None]:
     gate = HttpReadinessGate("short", url=URL, revision=REVISION, timeout_seconds=120)
 
     def check(status: int) -> None:
