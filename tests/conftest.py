@@ -5,22 +5,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
 import pulumi
 import pytest
-from fake_cloud import FakeCloud
-
-
-class RecordingCloud(FakeCloud):
-    """The project's fake cloud, keeping what each resource was registered with."""
-
-    def __init__(self) -> None:
-        super().__init__(preview=False)
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        self.resources.append(args)
-        return super().new_resource(args)
+from dynamic_fakes import RecordingCloud
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import dill
+import pulumi
+from fake_cloud import FakeCloud
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime._serialization import _deserialize, _serialize
 
@@ -58,3 +60,15 @@ def run_isolated(script: str, stdin: str, cwd: Path) -> subprocess.CompletedProc
         timeout=120,
         check=False,
     )
+
+
+class RecordingCloud(FakeCloud):
+    """The project's fake cloud, keeping what each resource was registered with."""
+
+    def __init__(self) -> None:
+        super().__init__(preview=False)
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        self.resources.append(args)
+        return super().new_resource(args)

@@ -10,8 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from conftest import RecordingCloud
-from dynamic_fakes import FakeTime, deserialize, run_isolated, serialize
+from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
 
 from components.provider_registration import (
     POLL_INTERVAL_SECONDS,

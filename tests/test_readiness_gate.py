@@ -14,8 +14,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from conftest import RecordingCloud
-from dynamic_fakes import FakeTime, deserialize, run_isolated, serialize
+from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.readiness_gate import (
