@@ -181,27 +181,6 @@ def test_the_connector_waits_for_its_role_and_the_provider_registration(
     assert annotations["gke-aci.io/microsoft-containerinstance"] == "Registered"
 
 
-def test_the_connector_role_is_the_narrow_set_not_cluster_admin(stack: Deployment) -> None:
-    role = stack.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
-    granted = {
-        (resource, verb)
-        for rule in role.inputs["rules"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
-    assert ("pods", "delete") in granted
-    assert ("nodes", "create") in granted
-    assert ("nodes/status", "patch") in granted
-    assert not any("*" in pair for pair in granted)
-    assert ("secrets", "create") not in granted
-    binding = stack.one(
-        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "aci-connector"
-    )
-    assert binding.inputs["roleRef"]["name"] == output(role, "metadata")["name"]
-    leases = stack.one("kubernetes:rbac.authorization.k8s.io/v1:Role")
-    assert leases.inputs["metadata"]["namespace"] == "kube-node-lease"
-
-
 def test_the_seeds_contributor_role_is_one_setting_away() -> None:
     stack = run_program({"gke-aci:connectorRole": "contributor"})
     assert stack.of_type("azure-native:authorization:RoleDefinition") == []
