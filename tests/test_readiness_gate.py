@@ -125,9 +125,9 @@ def test_timeout_after_503_names_url_wait_status_and_reason() -> None:
     assert "within 60 s" in message
     assert "HTTP 503" in message
     assert "'database unreachable (AutoReconnect)'" in message
-    assert "az container logs -g <group> -n <name>" in message
-    assert "firewall" in message
-    assert "DB environment variable" in message
+    # What to check: the app's logs, and where its connection string comes from.
+    assert "az container logs" in message
+    assert "DB_FILE" in message
     # The JSON's other fields are not echoed.
     assert "unavailable" not in message
     # Polled at 0, 10, ..., 60 s, and waited no longer than the timeout.
@@ -207,7 +207,6 @@ def test_the_bound_is_the_clock_not_the_number_of_polls() -> None:
         wait_until_ready(URL, fetch=fake_fetch, sleep=lambda _s: None, clock=lambda: next(readings))
 
     assert len(fake_fetch.calls) == 2
-    assert DEFAULT_TIMEOUT_SECONDS == 600
 
 
 def test_errors_that_are_not_network_errors_propagate() -> None:
@@ -483,7 +482,7 @@ def test_real_http_only_200_is_ready(server: tuple[str, Script], status: int) ->
     assert script.paths == ["/healthz", "/healthz"]
 
 
-def wait_briefly(url: str, *, request_timeout_seconds: float = 2) -> ReadinessError:
+def wait_briefly(url: str, *, request_timeout_seconds: float = 2) -> Exception:
     """The error of a gate that gets no 200 within a fraction of a second."""
     with pytest.raises(ReadinessError) as excinfo:
         wait_until_ready(
