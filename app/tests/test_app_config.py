@@ -10,7 +10,6 @@ from pymongo.errors import InvalidURI
 
 import todo.config
 from todo.config import (
-    DEFAULT_PORT,
     EXIT_CONFIG_ERROR,
     ConfigError,
     load_config,
@@ -55,7 +54,6 @@ def test_db_file_problems_are_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_port_defaults_to_8080_and_is_read_when_set() -> None:
-    assert DEFAULT_PORT == 8080
     assert load_config({"DB": "mongodb://localhost:27017/todo"}).port == 8080
     assert load_config({"DB": "mongodb://localhost:27017/todo", "PORT": " 3000 "}).port == 3000
 
