@@ -56,6 +56,9 @@ def test_db_file_problems_are_one_clear_error(tmp_path: Path) -> None:
 def test_port_defaults_to_8080_and_is_read_when_set() -> None:
     assert load_config({"DB": "mongodb://localhost:27017/todo"}).port == 8080
     assert load_config({"DB": "mongodb://localhost:27017/todo", "PORT": " 3000 "}).port == 3000
+    # Both ends of the range are ports.
+    for port in ("1", "65535"):
+        assert load_config({"DB": "mongodb://localhost:27017/todo", "PORT": port}).port == int(port)
 
 
 def test_srv_and_multi_host_uris_are_accepted_without_network() -> None:
@@ -159,6 +162,18 @@ def test_a_driver_error_that_quotes_every_form_of_the_key_is_redacted(
     with pytest.raises(ConfigError) as error:
         load_config({"DB": f"mongodb://acct:{RAW_KEY}@host:10255/todo"})
     assert str(error.value).endswith(": *** / *** / ***")
+
+
+def test_a_key_with_an_unquoted_colon_is_cut_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The driver refuses it; everything after the user name's ':' is the key.
+    def driver_that_echoes(uri: str, warn: bool = False) -> None:
+        raise InvalidURI(f"<{uri.split('@')[0].partition(':')[2].partition(':')[2]}>")
+
+    monkeypatch.setattr(todo.config, "parse_uri", driver_that_echoes)
+    with pytest.raises(ConfigError) as error:
+        load_config({"DB": "mongodb://acct:k3y:more@host:10255/todo"})
+    assert "k3y" not in str(error.value)
+    assert str(error.value).endswith(": <***>")
 
 
 def test_a_key_whose_decoded_form_is_part_of_it_is_cut_whole(
