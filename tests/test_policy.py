@@ -27,6 +27,7 @@ from pulumi_policy import (
     EnforcementLevel,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    Secret,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
@@ -269,6 +270,13 @@ def test_evaluate_never_lets_an_unknown_value_skip_a_policy() -> None:
 # --- no-broad-role-assignment -------------------------------------------------------------------
 
 
+def test_a_role_assignment_without_scope_or_role_is_not_a_crash() -> None:
+    """Both can be missing while a program is being written; the policy judges what is there."""
+    assert violations(NO_BROAD_ROLE_ASSIGNMENT, ROLE_ASSIGNMENT, {"principalId": "p"}) == []
+    [message] = violations(NO_BROAD_ROLE_ASSIGNMENT, ROLE_ASSIGNMENT, {"roleDefinitionId": OWNER})
+    assert message.startswith("roleDefinitionId ")
+
+
 def test_a_role_assignment_on_a_resource_group_with_contributor_passes() -> None:
     props = {"scope": GROUP_SCOPE, "roleDefinitionId": CONTRIBUTOR, "principalId": "p"}
     assert violations(NO_BROAD_ROLE_ASSIGNMENT, ROLE_ASSIGNMENT, props) == []
@@ -313,6 +321,8 @@ def test_a_role_assignment_below_the_subscription_passes(scope: str) -> None:
     ("role", "title"),
     [
         (OWNER, "Owner"),
+        (f"{OWNER}/", "Owner"),
+        (f" {OWNER}/ ", "Owner"),
         (OWNER.upper(), "Owner"),
         (USER_ACCESS_ADMINISTRATOR, "User Access Administrator"),
         (
@@ -372,7 +382,7 @@ def test_a_narrow_custom_role_passes() -> None:
     assert violations(NO_BROAD_ROLE_ASSIGNMENT, ROLE_DEFINITION, props) == []
 
 
-@pytest.mark.parametrize("action", ["*", "*/write", "*/read", " * "])
+@pytest.mark.parametrize("action", ["*", "*/write", "*/read", " * ", "*/register/action"])
 def test_a_custom_role_with_a_root_wildcard_action_is_a_violation(action: str) -> None:
     props = role_definition(["Microsoft.Storage/storageAccounts/read", action], [GROUP_SCOPE])
     message = one_violation(validate_role_definition, ROLE_DEFINITION, props)
@@ -468,6 +478,28 @@ def test_an_unknown_literal_under_a_harmless_name_passes() -> None:
     assert violations(NO_LITERAL_SECRET_ENV, POD, props) == []
 
 
+def test_entries_that_are_not_known_yet_do_not_hide_the_next_ones() -> None:
+    """In a preview a container or an env entry can be unknown; those after it are still read."""
+    env = pod(container({"name": "X"}, literal("DB", "x")))
+    env["spec"]["containers"][0]["env"].insert(0, UNKNOWN)
+    [message] = violations(NO_LITERAL_SECRET_ENV, POD, env)
+    assert message.startswith("spec.containers[0] ('web').env[2] 'DB'")
+    containers = pod(container(security={"privileged": True}))
+    containers["spec"]["containers"].insert(0, UNKNOWN)
+    [message] = violations(WORKLOAD_LIMITS_NO_PRIVILEGED, POD, containers)
+    assert message.startswith("spec.containers[1] ('web').securityContext.privileged")
+
+
+def test_a_spec_that_holds_a_secret_is_still_checked() -> None:
+    """The analyzer hands a property that carries a secret as a Secret; the pack looks inside."""
+    spec = pod(container(literal("DB", "x"), security={"privileged": True}))["spec"]
+    props = {"spec": Secret(spec)}
+    assert [m.split(" ", 1)[0] for m in violations(WORKLOAD_LIMITS_NO_PRIVILEGED, POD, props)] == [
+        "spec.containers[0]"
+    ]
+    assert len(violations(NO_LITERAL_SECRET_ENV, POD, props)) == 1
+
+
 def test_a_secret_name_without_valuefrom_is_a_violation() -> None:
     message = one_violation(NO_LITERAL_SECRET_ENV, POD, pod(container({"name": "DB_PASSWORD"})))
     assert "'DB_PASSWORD' looks like a secret and is not taken from valueFrom" in message
@@ -555,6 +587,10 @@ def test_a_hardened_cluster_passes(props: dict[str, Any]) -> None:
     [
         (hardened_cluster(workloadIdentityConfig=None), "workloadIdentityConfig.workloadPool"),
         (hardened_cluster(workloadIdentityConfig={}), "workloadIdentityConfig.workloadPool"),
+        (
+            hardened_cluster(workloadIdentityConfig={"workloadPool": ""}),
+            "workloadIdentityConfig.workloadPool",
+        ),
         (hardened_cluster(enableShieldedNodes=False), "enableShieldedNodes"),
         (hardened_cluster(datapathProvider=None), "datapathProvider"),
         (hardened_cluster(datapathProvider="LEGACY_DATAPATH"), "datapathProvider"),
@@ -635,6 +671,12 @@ def test_a_cluster_node_config_is_checked_like_a_node_pool() -> None:
     bad = hardened_cluster(nodeConfig=node_config(serviceAccount="default"))
     message = one_violation(NODE_POOL_SERVICE_ACCOUNT, CLUSTER, bad)
     assert message.startswith("nodeConfig.serviceAccount 'default'")
+
+
+def test_an_autopilot_cluster_needs_no_node_config() -> None:
+    """Autopilot manages its nodes and their service account itself."""
+    autopilot = hardened_cluster(removeDefaultNodePool=None, enableAutopilot=True)
+    assert violations(NODE_POOL_SERVICE_ACCOUNT, CLUSTER, autopilot) == []
 
 
 def test_a_cluster_without_node_config_passes_only_if_its_default_pool_is_removed() -> None:
