@@ -63,6 +63,7 @@ def test_the_connector_gets_a_custom_role_with_only_the_container_group_actions(
     assert sorted(permission["actions"]) == sorted(CONNECTOR_AZURE_ACTIONS)
     assert definition.inputs["assignableScopes"] == [group_id]
     assert definition.inputs["scope"] == group_id
+    assert definition.inputs["roleType"] == "CustomRole"
     assignment = stack.one(ROLE_ASSIGNMENT, "aci-connector").inputs
     assert assignment["roleDefinitionId"] == (
         f"/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/"
@@ -74,6 +75,7 @@ def test_the_connector_gets_a_custom_role_with_only_the_container_group_actions(
     [replicated] = [s for s in stack.of_type(SLEEP) if s.name == "aci-connector"  and
                     "definition" in s.inputs["triggers"]]  # fmt: skip
     assert replicated.inputs["triggers"] == {"definition": definition.id}
+    assert replicated.inputs["createDuration"] == "30s"  # README: 30 seconds for a new role
     assert replicated.urn in stack.one(ROLE_ASSIGNMENT, "aci-connector").all_dependencies()
 
 
