@@ -8,8 +8,9 @@ STACK ?= dev
 OUT ?= build/synth
 BIN := $(VENV)/bin
 SCAN_VENV ?= .venv-checkov
+MUTATE_JOBS ?= 2
 
-.PHONY: help venv scan-venv test lint typecheck unit synth run-app up preview destroy outputs clean
+.PHONY: help venv scan-venv test lint typecheck unit synth mutate run-app up preview destroy outputs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +48,18 @@ synth: venv ## Render and check the stack offline into $(OUT) (STACK=dev, OUT=bu
 
 test: lint typecheck unit synth ## Everything CI runs: lint, types, tests, synth of the stack
 
+# Mutation testing is slow and not part of CI: see docs/mutation.md. mutmut is installed into .venv
+# on top of the test requirements.
+$(BIN)/.mutate-installed: requirements-mutate.txt $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-mutate.txt
+	touch $@
+
+mutate: venv $(BIN)/.mutate-installed ## Mutation testing of components/, policy/, app/todo/ (slow)
+	rm -rf mutants app/mutants
+	nice $(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	cd app && nice $(abspath $(BIN))/mutmut run --max-children $(MUTATE_JOBS)
+	@echo "Survivors: $(BIN)/mutmut results (and in app/); one of them: $(BIN)/mutmut show NAME"
+
 run-app: venv ## Run our app locally: DB=mongodb://localhost:27017/todo make run-app
 	@test -n "$$DB" || { echo "set DB, e.g. DB=mongodb://localhost:27017/todo make run-app"; exit 2; }
 	cd app && PORT=$${PORT:-8080} ../$(BIN)/python -m todo
@@ -71,4 +84,4 @@ destroy: ## Tear the stack down (see README "Teardown" for protected resources)
 	pulumi destroy --stack $(STACK)
 
 clean: ## Remove the virtual environment, caches and synth output
-	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache build mutants app/mutants
