@@ -139,6 +139,34 @@ def test_one_connector_at_a_time_even_during_an_update(stack: Deployment) -> Non
     # Recreate stops the old pod before the new one starts; RollingUpdate would overlap them.
     assert spec["strategy"] == {"type": "Recreate"}
     assert stack.of_type(DEPLOYMENT) == [stack.one(DEPLOYMENT)]
+    # The Deployment owns its pods by their labels, and only its pods.
+    labels = spec["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "aci-connector"
+    assert spec["selector"] == {"matchLabels": labels}
+
+
+def quantity(text: str) -> float:
+    """A Kubernetes quantity ("100m", "512Mi", "1") as a number."""
+    suffixes = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * suffixes[suffix]
+    return float(text)
+
+
+def test_the_connector_runs_upstreams_binary_and_fits_a_node(stack: Deployment) -> None:
+    [connector] = [c for c in connector_pod_spec(stack)["containers"]
+                   if c["name"] == "virtual-kubelet"]  # fmt: skip
+    # The binary in upstream's image (shared notes virtual-kubelet-aci.md).
+    assert connector["command"] == ["/usr/bin/virtual-kubelet"]
+    # Named by tag (a setting): a tag moved upstream is pulled again.
+    assert connector["imagePullPolicy"] == "Always"
+    assert connector["ports"] == [{"name": "kubelet", "containerPort": 10250, "protocol": "TCP"}]
+    # Requests within limits, limits within one e2-standard-2 node (2 vCPU, 8 GB).
+    resources = connector["resources"]
+    for kind, most in (("cpu", 2.0), ("memory", 8 * 10**9)):
+        request, limit = (quantity(resources[key][kind]) for key in ("requests", "limits"))
+        assert 0 < request <= limit <= most, kind
 
 
 # --- credentials on disk ----------------------------------------------------------------------

@@ -52,12 +52,35 @@ def test_every_object_validates_strictly(stack: Deployment, version: str) -> Non
 DNS_1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
+# A label key: an optional DNS subdomain prefix and a name; port names: IANA service names.
+LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?")
+
+
+def label_keys(obj: dict[str, Any]) -> list[str]:
+    """Every label key of an object and of the pod template or selector it holds."""
+    spec = obj.get("spec", {})
+    found = [*obj["metadata"].get("labels", {})]
+    found += [*spec.get("template", {}).get("metadata", {}).get("labels", {})]
+    found += [*spec.get("selector", {}).get("matchLabels", {})]
+    return found
+
+
 def test_every_name_is_one_kubernetes_accepts(stack: Deployment) -> None:
     for obj in kubernetes_objects(stack):
         metadata = obj["metadata"]
         for name in (metadata["name"], metadata.get("namespace", "default")):
             assert DNS_1123_SUBDOMAIN.fullmatch(name), name
             assert len(name) <= 253, name
+        for key in label_keys(obj):
+            prefix, _, label = key.rpartition("/")
+            assert LABEL_NAME.fullmatch(label), key
+            assert not prefix or DNS_1123_SUBDOMAIN.fullmatch(prefix), key
+        spec = obj.get("spec", {})
+        pod_spec = spec.get("template", {}).get("spec", spec)
+        for container in pod_spec.get("containers", []):
+            for port in container.get("ports", []):
+                assert PORT_NAME.fullmatch(port.get("name", "http")), port
 
 
 def test_the_validator_rejects_a_broken_object(stack: Deployment) -> None:
