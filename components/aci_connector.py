@@ -20,9 +20,6 @@ from settings import ConnectorSettings
 KUBELET_PORT = 10250
 # distroless's "nonroot" user; any non-zero id works for the connector.
 NON_ROOT_ID = 65532
-# Virtual Kubelet's default taint; pods that should run on ACI tolerate it.
-VIRTUAL_NODE_TAINT_KEY = "virtual-kubelet.io/provider"
-VIRTUAL_NODE_LABEL = {"type": "virtual-kubelet"}
 _TLS_DIR = "/etc/virtual-kubelet/tls"
 _CREDENTIALS_DIR = "/etc/virtual-kubelet/azure"
 CREDENTIALS_FILE = "credentials.json"
@@ -94,6 +91,7 @@ class AciConnector(pulumi.ComponentResource):
     """
 
     namespace: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
     virtual_node_name: pulumi.Output[str]
 
     def __init__(
@@ -197,6 +195,7 @@ class AciConnector(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             name,
             metadata={
+                "name": "aci-connector",
                 "namespace": namespace_name,
                 "labels": _LABELS,
                 "annotations": checkov_skips(
@@ -320,7 +319,12 @@ class AciConnector(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
-                pulumi.ResourceOptions(depends_on=[cluster_role_binding, lease_role_binding]),
+                # A fixed name: a replacement must remove the old connector first, or two would
+                # register the same node.
+                pulumi.ResourceOptions(
+                    depends_on=[cluster_role_binding, lease_role_binding],
+                    delete_before_replace=True,
+                ),
             ),
         )
 
@@ -352,13 +356,18 @@ class AciConnector(pulumi.ComponentResource):
         )
 
         self.namespace = namespace_name
+        self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
         node_name = settings.virtual_node_name
         # Derived from the Deployment's URN (known even in preview) so that every consumer of the
         # name depends on the Deployment and is created only once the connector is up.
         self.virtual_node_name = deployment.urn.apply(lambda _: node_name)
 
         self.register_outputs(
-            {"namespace": self.namespace, "virtualNodeName": self.virtual_node_name}
+            {
+                "namespace": self.namespace,
+                "deploymentName": self.deployment_name,
+                "virtualNodeName": self.virtual_node_name,
+            }
         )
 
 
@@ -393,6 +402,12 @@ def _connector_environment(
         {"name": "AZURE_AUTH_LOCATION", "value": f"{_CREDENTIALS_DIR}/{CREDENTIALS_FILE}"},
         {"name": "ACI_RESOURCE_GROUP", "value": azure.resource_group_name},
         {"name": "ACI_REGION", "value": settings.aci_region},
+        # The capacity the virtual node advertises (vk_node.go 129-144): the scheduler keeps
+        # pods beyond the subscription's ACI quota Pending instead of sending them to fail in
+        # ACI (virtual-kubelet #1257). The connector's defaults are 10000 CPU, 4Ti, 5000 pods.
+        {"name": "ACI_QUOTA_CPU", "value": settings.quota.cpu},
+        {"name": "ACI_QUOTA_MEMORY", "value": settings.quota.memory},
+        {"name": "ACI_QUOTA_POD", "value": str(settings.quota.pods)},
         # Off AKS: the connector's network check fails unless both VNet variables are set. With
         # no ACI_SUBNET_NAME the VNet is never looked up, so these only satisfy the check.
         {"name": "ACI_VNET_NAME", "value": "none"},

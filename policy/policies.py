@@ -28,6 +28,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyCustomTimeouts,
     PolicyResourceOptions,
     ReportViolation,
@@ -47,7 +48,13 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
+if __package__:  # imported as policy.policies (the project's tests, synth)
+    from .aci_rules import VirtualNode, aci_violations
+else:  # run by Pulumi from this folder (`--policy-pack policy`)
+    from aci_rules import VirtualNode, aci_violations
+
 __all__ = [
+    "ACI_CONFORMANCE",
     "ALL_POLICIES",
     "COSMOS_PROTECTED_AND_TLS12",
     "GKE_HARDENED",
@@ -62,6 +69,7 @@ __all__ = [
     "is_unknown",
     "looks_like_credential",
     "plain",
+    "validate_aci_conformance",
     "validate_cosmos_account",
     "validate_cosmos_mongo_database",
     "validate_gke_cluster",
@@ -520,6 +528,27 @@ def validate_workload_containers(
             )
 
 
+# --- aci-conformance ----------------------------------------------------------------------------
+
+# The stack's default virtual node (`virtualNodeName`); set others with the policy's
+# `virtualNodeNames` config (`pulumi preview --policy-pack policy --policy-pack-config ...`).
+DEFAULT_VIRTUAL_NODE_NAMES = ("aci-connector",)
+
+
+def validate_aci_conformance(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    """A workload that may run on the ACI virtual node meets the ACI rules (policy/aci_rules)."""
+    if args.resource_type not in POD_SPEC_PATHS:
+        return
+    props = _props(args)
+    props.setdefault("kind", args.resource_type.rsplit(":", 1)[-1])
+    names = args.get_config().get("virtualNodeNames") or DEFAULT_VIRTUAL_NODE_NAMES
+    nodes = [VirtualNode(str(name)) for name in names]
+    for violation in aci_violations(props, nodes, is_unknown):
+        report_violation(f"ACI would refuse this workload's pods: {violation}", None)
+
+
 # --- The policies -------------------------------------------------------------------------------
 
 NO_BROAD_ROLE_ASSIGNMENT = ResourceValidationPolicy(
@@ -583,6 +612,26 @@ WORKLOAD_LIMITS_NO_PRIVILEGED = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
 )
 
+ACI_CONFORMANCE = ResourceValidationPolicy(
+    name="aci-conformance",
+    description=(
+        "A Pod, Deployment, StatefulSet, Job, CronJob or DaemonSet whose pods may run on the ACI "
+        "virtual node (they tolerate virtual-kubelet.io/provider, or select or name the node) "
+        "meets what ACI accepts, so it fails here and not minutes later in ACI."
+    ),
+    validate=validate_aci_conformance,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "virtualNodeNames": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(DEFAULT_VIRTUAL_NODE_NAMES),
+            }
+        }
+    ),
+)
+
 ALL_POLICIES: list[ResourceValidationPolicy] = [
     NO_BROAD_ROLE_ASSIGNMENT,
     NO_LITERAL_SECRET_ENV,
@@ -590,6 +639,7 @@ ALL_POLICIES: list[ResourceValidationPolicy] = [
     GKE_HARDENED,
     NODE_POOL_SERVICE_ACCOUNT,
     WORKLOAD_LIMITS_NO_PRIVILEGED,
+    ACI_CONFORMANCE,
 ]
 
 

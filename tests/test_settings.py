@@ -11,6 +11,8 @@ from fake_cloud import BASE_CONFIG, PROJECT_DIR, attempt_program
 from settings import (
     ACI_REGIONS,
     DEFAULT_CONNECTOR_IMAGE,
+    AciQuota,
+    AppPlacement,
     CapacityMode,
     ConfigError,
     Settings,
@@ -120,6 +122,20 @@ INVALID = [
     ("gke-aci:privateNodes", "maybe", "true or false"),
     ("gke-aci:authorizedNetworks", "10.0.0.1/8", "IPv4 CIDR blocks"),
     ("gke-aci:authorizedNetworks", "203.0.113.0/24,not-a-cidr", "IPv4 CIDR blocks"),
+    ("gke-aci:appPlacement", "everywhere", "aci or burst"),
+    ("gke-aci:appReplicas", "0", "whole number from 1 to 100"),
+    ("gke-aci:appReplicas", "101", "whole number from 1 to 100"),
+    ("gke-aci:appReplicas", "2.5", "whole number from 1 to 100"),
+    ("gke-aci:appCpu", "0", "positive Kubernetes CPU quantity"),
+    ("gke-aci:appCpu", "one", "positive Kubernetes CPU quantity"),
+    ("gke-aci:appMemory", "-1Gi", "positive Kubernetes memory quantity"),
+    ("gke-aci:appMemory", "1 GB", "positive Kubernetes memory quantity"),
+    ("gke-aci:aciQuotaCpu", "0", "whole number from 1 to 10000"),
+    ("gke-aci:aciQuotaCpu", "-5", "whole number from 1 to 10000"),
+    ("gke-aci:aciQuotaMemory", "0", "positive Kubernetes memory quantity"),
+    ("gke-aci:aciQuotaMemory", "lots", "positive Kubernetes memory quantity"),
+    ("gke-aci:aciQuotaPods", "0", "whole number from 1 to 5000"),
+    ("gke-aci:entryProxyImage", "Envoy Proxy", "container image reference"),
 ]
 
 
@@ -130,6 +146,32 @@ def test_an_invalid_value_names_key_value_and_what_is_allowed(
     [problem] = problems(**{key: value})
     assert problem.startswith(f"{key}: got {value!r}; allowed: ")
     assert allowed in problem
+
+
+def test_the_app_modes_and_capacity_are_typed() -> None:
+    settings = load(
+        **{
+            "gke-aci:appPlacement": "burst",
+            "gke-aci:appReplicas": "12",
+            "gke-aci:appCpu": "1500m",
+            "gke-aci:appMemory": "2Gi",
+            "gke-aci:aciQuotaCpu": "40",
+            "gke-aci:aciQuotaMemory": "160Gi",
+            "gke-aci:aciQuotaPods": "20",
+        }
+    )
+    assert settings.app.placement is AppPlacement.BURST
+    assert (settings.app.replicas, settings.app.cpu, settings.app.memory) == (12, "1500m", "2Gi")
+    assert settings.app.single_pod is False
+    assert settings.connector.quota == AciQuota(cpu="40", memory="160Gi", pods=20)
+    assert load().app.single_pod is True
+    assert load(**{"gke-aci:appReplicas": "2"}).app.single_pod is False
+
+
+@pytest.mark.parametrize("mode", [{"gke-aci:appReplicas": "2"}, {"gke-aci:appPlacement": "burst"}])
+def test_a_dns_label_needs_the_single_pod(mode: dict[str, str]) -> None:
+    [problem] = problems(**{"gke-aci:aciDnsLabel": "my-todo", **mode})
+    assert problem.startswith("gke-aci:aciDnsLabel: got 'my-todo'; allowed: unset unless")
 
 
 def test_the_location_is_blamed_when_it_is_not_an_aci_region() -> None:
@@ -166,6 +208,8 @@ def test_the_connector_region_list_is_upstreams() -> None:
         {"gke-aci:aciRegion": "mars"},
         {"gke-aci:aciDnsLabel": "x"},
         {"gcp:project": ""},
+        {"gke-aci:appReplicas": "0"},
+        {"gke-aci:aciQuotaPods": "0"},
     ],
 )
 def test_a_bad_value_stops_the_program_before_any_resource(config: dict[str, str]) -> None:
