@@ -30,8 +30,8 @@ from policy.aci_rules import (
     VIRTUAL_NODE_LABEL,
     VIRTUAL_NODE_TAINT,
     Violation,
-    VirtualNode,
     aci_violations,
+    virtual_node,
 )
 from settings import PROJECT, AppPlacement, AppSettings
 
@@ -396,7 +396,7 @@ def require_aci_conformance(
     """Stops the program (AciConformanceError) when the app's pods break an ACI rule."""
     inputs = placeholder_inputs(virtual_node_name, private_registry=private_registry)
     workload = web_workload_object(app, contract, inputs)
-    violations = aci_violations(workload, [VirtualNode(virtual_node_name)], is_not_known_yet)
+    violations = aci_violations(workload, [virtual_node(virtual_node_name)], is_not_known_yet)
     if violations:
         name = f"{workload['kind']} {NAMESPACE}/{WEB}"
         raise AciConformanceError(name, virtual_node_name, violations)

@@ -49,9 +49,9 @@ from pulumi_policy.proxy import (
 )
 
 if __package__:  # imported as policy.policies (the project's tests, synth)
-    from .aci_rules import VirtualNode, aci_violations
+    from .aci_rules import aci_violations, virtual_node
 else:  # run by Pulumi from this folder (`--policy-pack policy`)
-    from aci_rules import VirtualNode, aci_violations
+    from aci_rules import aci_violations, virtual_node
 
 __all__ = [
     "ACI_CONFORMANCE",
@@ -544,7 +544,7 @@ def validate_aci_conformance(
     props = _props(args)
     props.setdefault("kind", args.resource_type.rsplit(":", 1)[-1])
     names = args.get_config().get("virtualNodeNames") or DEFAULT_VIRTUAL_NODE_NAMES
-    nodes = [VirtualNode(str(name)) for name in names]
+    nodes = [virtual_node(str(name)) for name in names]
     for violation in aci_violations(props, nodes, is_unknown):
         report_violation(f"ACI would refuse this workload's pods: {violation}", None)
 

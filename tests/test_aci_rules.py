@@ -15,17 +15,17 @@ import pytest
 from policy.aci_rules import (
     GROUP_LIMITS,
     QuantityError,
-    VirtualNode,
     aci_cpu_request,
     aci_memory_request,
     aci_violations,
     parse_quantity,
     pod_template,
     runs_on_virtual_node,
+    virtual_node,
 )
 from policy.aci_rules.quantities import aci_cpu_limit, aci_memory_limit
 
-NODE = VirtualNode("aci-connector")
+NODE = virtual_node("aci-connector")
 TOLERATION = {"key": "virtual-kubelet.io/provider", "operator": "Exists", "effect": "NoSchedule"}
 
 
@@ -134,6 +134,11 @@ def _volume(volume: dict[str, Any]) -> Change:
         pod["spec"]["volumes"].append({"name": "extra", **volume})
 
     return change
+
+
+def _dns_label_without_ports(pod: dict[str, Any]) -> None:
+    pod["metadata"]["annotations"]["virtualkubelet.io/dnsnamelabel"] = "my-todo"
+    del container(pod)["ports"], container(pod)["readinessProbe"]
 
 
 C = "spec|containers|0"
@@ -355,11 +360,7 @@ VIOLATIONS: dict[str, tuple[Change, str, str]] = {
         "metadata.annotations[virtualkubelet.io/dnsnamelabel]",
     ),
     "dns-label-without-ports": (
-        lambda pod: (
-            pod["metadata"]["annotations"].update({"virtualkubelet.io/dnsnamelabel": "my-todo"}),
-            container(pod).pop("ports"),
-            container(pod).pop("readinessProbe"),
-        ),
+        _dns_label_without_ports,
         "P6",
         "metadata.annotations[virtualkubelet.io/dnsnamelabel]",
     ),

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fake_cloud import LOAD_BALANCER_IP, UNKNOWN, Deployment, Registration, reveal, run_program
 
-from policy.aci_rules import VirtualNode, runs_on_virtual_node
+from policy.aci_rules import runs_on_virtual_node, virtual_node
 
 BURST = {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "6"}
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -39,7 +39,7 @@ def envoy_config(stack: Deployment) -> dict[str, Any]:
 def test_the_proxies_run_only_on_gke_nodes_and_never_on_the_virtual_node(stack: Deployment) -> None:
     proxy = reveal(named(stack, DEPLOYMENT, "web-entry").inputs)
     spec = proxy["spec"]["template"]["spec"]
-    assert not runs_on_virtual_node(proxy, [VirtualNode("aci-connector")])
+    assert not runs_on_virtual_node(proxy, [virtual_node("aci-connector")])
     assert "tolerations" not in spec
     [term] = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"

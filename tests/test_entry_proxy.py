@@ -75,8 +75,8 @@ class Replica:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *_: Any) -> None:
-                pass
+            def log_message(self, format: str, *args: Any) -> None:
+                del format, args  # quiet
 
         self.server = ThreadingHTTPServer((address, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -28,10 +28,10 @@ from components.web_workload import (
     placeholder_inputs,
     web_workload_object,
 )
-from policy.aci_rules import VirtualNode, aci_violations, runs_on_virtual_node
+from policy.aci_rules import aci_violations, runs_on_virtual_node, virtual_node
 from settings import load_settings
 
-NODE = VirtualNode("aci-connector")
+NODE = virtual_node("aci-connector")
 POD = "kubernetes:core/v1:Pod"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
@@ -207,7 +207,7 @@ def test_burst_prefers_gke_nodes_and_allows_only_its_own_virtual_node() -> None:
             ]
         },
     ]
-    another = VirtualNode("someone-elses-virtual-node")
+    another = virtual_node("someone-elses-virtual-node")
     workload = as_object(web_workload(run_program(MODES["burst"])))
     assert runs_on_virtual_node(workload, [NODE])
     assert not runs_on_virtual_node(workload, [another])

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks import DNS_LABEL_ANNOTATION, GROUP_LIMITS, PodContext, Violation, check
-from .placement import VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT, Taint, VirtualNode, may_run_on
+from .placement import (
+    VIRTUAL_NODE_LABEL,
+    VIRTUAL_NODE_TAINT,
+    Node,
+    Taint,
+    may_run_on,
+    virtual_node,
+)
 from .quantities import (
     QuantityError,
     aci_cpu_request,
@@ -34,11 +41,11 @@ __all__ = [
     "POD_SPEC_PATHS",
     "VIRTUAL_NODE_LABEL",
     "VIRTUAL_NODE_TAINT",
+    "Node",
     "PodTemplate",
     "QuantityError",
     "Taint",
     "Violation",
-    "VirtualNode",
     "aci_cpu_request",
     "aci_memory_request",
     "aci_violations",
@@ -48,6 +55,7 @@ __all__ = [
     "pod_template",
     "runs_on_virtual_node",
     "to_bytes",
+    "virtual_node",
 ]
 
 IsUnknown = Callable[[object], bool]
@@ -149,7 +157,7 @@ def pod_template(
 
 def runs_on_virtual_node(
     obj: Mapping[str, Any],
-    nodes: Sequence[VirtualNode],
+    nodes: Sequence[Node],
     is_unknown: IsUnknown = lambda _: False,
 ) -> bool:
     """Whether pods of this workload may be placed on one of ``nodes``."""
@@ -161,7 +169,7 @@ def runs_on_virtual_node(
 
 def aci_violations(
     obj: Mapping[str, Any],
-    nodes: Sequence[VirtualNode],
+    nodes: Sequence[Node],
     is_unknown: IsUnknown = lambda _: False,
 ) -> list[Violation]:
     """Every ACI rule the workload breaks, if its pods may run on one of ``nodes``; else none."""

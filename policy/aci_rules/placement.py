@@ -19,10 +19,11 @@ from typing import Any
 __all__ = [
     "VIRTUAL_NODE_LABEL",
     "VIRTUAL_NODE_TAINT",
+    "Node",
     "Taint",
-    "VirtualNode",
     "may_run_on",
     "tolerates",
+    "virtual_node",
 ]
 
 IsUnknown = Callable[[object], bool]
@@ -52,16 +53,17 @@ def _connector_labels(name: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class VirtualNode:
-    """The virtual node as the scheduler sees it: its name, labels and taints."""
+class Node:
+    """A node as the scheduler sees it: its name, labels and taints."""
 
     name: str
-    extra_labels: Mapping[str, str] = field(default_factory=dict)
-    taints: tuple[Taint, ...] = (VIRTUAL_NODE_TAINT,)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
 
-    @property
-    def labels(self) -> dict[str, str]:
-        return {**_connector_labels(self.name), **self.extra_labels}
+
+def virtual_node(name: str) -> Node:
+    """The virtual node the connector registers under ``name``."""
+    return Node(name, _connector_labels(name), (VIRTUAL_NODE_TAINT,))
 
 
 def tolerates(tolerations: Any, taint: Taint, is_unknown: IsUnknown = lambda _: False) -> bool:
@@ -114,7 +116,7 @@ def _expression_matches(expression: Mapping[str, Any], labels: Mapping[str, str]
     return False
 
 
-def _term_matches(term: Any, node: VirtualNode, is_unknown: IsUnknown) -> bool:
+def _term_matches(term: Any, node: Node, is_unknown: IsUnknown) -> bool:
     if is_unknown(term):
         return True
     if not isinstance(term, Mapping):
@@ -140,7 +142,7 @@ def _term_matches(term: Any, node: VirtualNode, is_unknown: IsUnknown) -> bool:
 
 
 def may_run_on(
-    pod_spec: Mapping[str, Any], node: VirtualNode, is_unknown: IsUnknown = lambda _: False
+    pod_spec: Mapping[str, Any], node: Node, is_unknown: IsUnknown = lambda _: False
 ) -> bool:
     """Whether a pod with ``pod_spec`` (API form) can end up on ``node``.
 
