@@ -9,10 +9,11 @@ OUT ?= build/synth
 BIN := $(VENV)/bin
 SCAN_VENV ?= .venv-checkov
 
-.PHONY: help venv scan-venv test lint typecheck unit synth run-app up preview destroy outputs clean
+.PHONY: help venv scan-venv test lint lint-workflows typecheck unit synth run-app up preview \
+  destroy outputs clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # The virtual environment is rebuilt whenever a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -32,9 +33,26 @@ $(SCAN_VENV)/bin/.installed: requirements-scan.txt
 
 scan-venv: $(SCAN_VENV)/bin/.installed ## Create .venv-checkov for the manifest security scan
 
-lint: venv ## ruff lint and format check
+lint: venv lint-workflows ## ruff lint and format check, and the workflow linters
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# actionlint and zizmor over .github/ (workflows and dependabot.yml), offline and with fixed flags
+# so that a run depends only on the tree and the pinned linter versions (docs/ci.md,
+# docs/decisions/0013-workflow-pins-and-linters.md).
+# actionlint: every error fails. Its shellcheck and pyflakes hooks are off, so no tool that happens
+# to be on PATH changes the result. It knows actions' inputs and runtimes only by tag, so it reads
+# each workflow twice: as written (SHA pins) and with each pin replaced by the major version of its
+# `# vX.Y.Z` comment. zizmor: any finding of medium or high severity fails.
+WORKFLOWS := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
+ACTIONLINT := $(BIN)/actionlint -shellcheck= -pyflakes=
+lint-workflows: venv ## actionlint and zizmor over .github/, offline
+	$(ACTIONLINT) $(WORKFLOWS)
+	for f in $(WORKFLOWS); do \
+	  sed -E 's/@[0-9a-f]{40} # (v[0-9]+)[0-9.]*/@\1/' "$$f" \
+	    | $(ACTIONLINT) -stdin-filename "$$f (pins read as tags)" - || exit 1; \
+	done
+	$(BIN)/zizmor --offline --no-progress --min-severity=medium .github
 
 typecheck: venv ## basedpyright (standard mode) over the program and the tests
 	$(BIN)/basedpyright
