@@ -35,6 +35,7 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SLEEP = "time:index/sleep:Sleep"
+REGISTRATION = "pulumi-python:dynamic/azure:ResourceProviderRegistration"
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,18 @@ def test_the_connector_gets_a_custom_role_with_only_the_container_group_actions(
                     "definition" in s.inputs["triggers"]]  # fmt: skip
     assert replicated.inputs["triggers"] == {"definition": definition.id}
     assert replicated.urn in stack.one(ROLE_ASSIGNMENT, "aci-connector").all_dependencies()
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["update", "first-preview"])
+def test_the_custom_role_waits_for_the_container_instance_registration(preview: bool) -> None:
+    # ARM refuses a role whose actions belong to a provider the subscription has not registered.
+    stack = run_program(preview=preview)
+    registration = stack.one(REGISTRATION, "container-instance")
+    assert registration.inputs["namespace"] == "Microsoft.ContainerInstance"
+    definition = stack.one(ROLE_DEFINITION)
+    assert registration.urn in definition.dependencies
+    # An ordering only: no input of the role takes a value from the registration.
+    assert not any(registration.urn in urns for urns in definition.property_dependencies.values())
 
 
 def test_custom_role_names_are_unique_per_stack_and_group(stack: Deployment) -> None:
