@@ -18,6 +18,7 @@ from fake_cloud import (
     run_program,
 )
 
+from components.aci_connector import CLUSTER_CA_FILE
 from components.container_group_role import CONNECTOR_ACTIONS
 from components.gke_cluster import MASTER_CIDR, NODE_ROLES, gcp_label_value, node_account_id
 from components.service_principal import CONTRIBUTOR, ROTATION_GRACE_DAYS
@@ -321,6 +322,26 @@ def test_the_connector_mounts_a_token_only_because_it_asks_for_one(stack: Deploy
     account = stack.one("kubernetes:core/v1:ServiceAccount").inputs
     assert account["automountServiceAccountToken"] is False
     assert connector_pod(stack)["automountServiceAccountToken"] is True
+
+
+def test_the_kubelet_api_demands_a_client_certificate_from_the_cluster_ca(
+    stack: Deployment,
+) -> None:
+    pod = connector_pod(stack)
+    [container] = pod["containers"]
+    args = container["args"]
+    flag = args.index("--client-verify-ca")
+    assert (
+        args[flag + 1] == CLUSTER_CA_FILE == "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    )
+    # The file is the CA bundle of the projected service account token volume.
+    assert pod["automountServiceAccountToken"] is True
+    # Never the webhook flag: it lowers the TLS check to "request a certificate". Nor the flag
+    # or variable that would undo or replace the check.
+    assert not any(a.startswith(("--authentication-token-webhook", "--no-verify-clients"))
+                   for a in args)  # fmt: skip
+    names = {variable["name"] for variable in container["env"]}
+    assert "APISERVER_CA_CERT_LOCATION" not in names
 
 
 def test_only_konnectivity_agents_reach_the_kubelet_port(stack: Deployment) -> None:
