@@ -56,6 +56,13 @@ data = AzureData(
 
 stack_name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
 
+# docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md
+container_instance = ResourceProviderRegistration(
+    "container-instance",
+    subscription_id=azure_account.subscription_id,
+    namespace="Microsoft.ContainerInstance",
+)
+
 # The connector creates container groups in the stack's resource group: with a role that allows
 # only that (the default), or with Contributor there, as the seed had it.
 if settings.connector.role is ConnectorRole.CUSTOM:
@@ -67,6 +74,7 @@ if settings.connector.role is ConnectorRole.CUSTOM:
             ),
             subscription_id=azure_account.subscription_id,
             resource_group_id=data.resource_group_id,
+            container_instance_registration=container_instance,
         ),
     ).role_definition_id
 else:
@@ -80,13 +88,6 @@ identity = ScopedServicePrincipal(
         scope=data.resource_group_id,
         credentials=settings.credentials,
     ),
-)
-
-# docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md
-container_instance = ResourceProviderRegistration(
-    "container-instance",
-    subscription_id=azure_account.subscription_id,
-    namespace="Microsoft.ContainerInstance",
 )
 
 connector = AciConnector(

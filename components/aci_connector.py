@@ -21,6 +21,9 @@ KUBELET_PORT = 10250
 # distroless's "nonroot" user; any non-zero id works for the connector.
 NON_ROOT_ID = 65532
 _TLS_DIR = "/etc/virtual-kubelet/tls"
+# The cluster's CA bundle, which every pod that mounts a service account token has from its
+# projected token volume.
+CLUSTER_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 _CREDENTIALS_DIR = "/etc/virtual-kubelet/azure"
 CREDENTIALS_FILE = "credentials.json"
 READY_ROLE_ANNOTATION = "gke-aci.io/role-assignment"
@@ -248,6 +251,16 @@ class AciConnector(pulumi.ComponentResource):
                                     settings.virtual_node_name,
                                     "--os",
                                     "Linux",
+                                    # The kubelet API takes only clients with a certificate from
+                                    # the cluster CA, checked in the TLS handshake
+                                    # (RequireAndVerifyClientCert: virtual-kubelet v1.11.0
+                                    # node/nodeutil/tls.go WithCAFromPath), which the connector's
+                                    # route setup cannot undo. Never --authentication-token-webhook:
+                                    # in azure-aci v1.6.4 cmd/virtual-kubelet/main.go it lowers TLS
+                                    # to RequestClientCert, and configureRoutes then discards its
+                                    # handler.
+                                    "--client-verify-ca",
+                                    CLUSTER_CA_FILE,
                                 ],
                                 "image_pull_policy": "Always",
                                 "env": _connector_environment(settings, azure),
@@ -281,7 +294,8 @@ class AciConnector(pulumi.ComponentResource):
                                     },
                                 ],
                                 # The kubelet API answers TLS on 10250 once the node is served;
-                                # its HTTP paths need authentication, so the probes only connect.
+                                # its handshake needs a client certificate, so the probes only
+                                # connect.
                                 "readiness_probe": {
                                     "tcp_socket": {"port": KUBELET_PORT},
                                     "period_seconds": 10,
@@ -328,10 +342,9 @@ class AciConnector(pulumi.ComponentResource):
             ),
         )
 
-        # The kubelet API on 10250 does no client authentication off AKS (the connector's
-        # --authentication-token-webhook is overridden by its own route setup in v1.6.4), so
-        # only the path the GKE control plane takes to kubelets may reach it: konnectivity agents
-        # in kube-system. Traffic from the pod's own node is always allowed by Kubernetes.
+        # Besides the client certificate the kubelet API demands, only the path the GKE control
+        # plane takes to kubelets may reach it: konnectivity agents in kube-system. Traffic from
+        # the pod's own node is always allowed by Kubernetes.
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata={"namespace": namespace_name, "labels": _LABELS},

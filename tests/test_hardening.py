@@ -11,14 +11,16 @@ from fake_cloud import (
     EXPIRES_AT,
     ROTATES_AT,
     SUBSCRIPTION_ID,
+    UNKNOWN,
     Deployment,
     Registration,
     reveal,
     run_program,
 )
 
+from components.aci_connector import CLUSTER_CA_FILE
 from components.container_group_role import CONNECTOR_ACTIONS
-from components.gke_cluster import MASTER_CIDR, NODE_ROLES, node_account_id
+from components.gke_cluster import MASTER_CIDR, NODE_ROLES, gcp_label_value, node_account_id
 from components.service_principal import CONTRIBUTOR, ROTATION_GRACE_DAYS
 
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
@@ -34,6 +36,7 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SLEEP = "time:index/sleep:Sleep"
+REGISTRATION = "pulumi-python:dynamic/azure:ResourceProviderRegistration"
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,18 @@ def test_the_connector_gets_a_custom_role_with_only_the_container_group_actions(
                     "definition" in s.inputs["triggers"]]  # fmt: skip
     assert replicated.inputs["triggers"] == {"definition": definition.id}
     assert replicated.urn in stack.one(ROLE_ASSIGNMENT, "aci-connector").all_dependencies()
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["update", "first-preview"])
+def test_the_custom_role_waits_for_the_container_instance_registration(preview: bool) -> None:
+    # ARM refuses a role whose actions belong to a provider the subscription has not registered.
+    stack = run_program(preview=preview)
+    registration = stack.one(REGISTRATION, "container-instance")
+    assert registration.inputs["namespace"] == "Microsoft.ContainerInstance"
+    definition = stack.one(ROLE_DEFINITION)
+    assert registration.urn in definition.dependencies
+    # An ordering only: no input of the role takes a value from the registration.
+    assert not any(registration.urn in urns for urns in definition.property_dependencies.values())
 
 
 def test_custom_role_names_are_unique_per_stack_and_group(stack: Deployment) -> None:
@@ -182,6 +197,50 @@ def test_nodes_run_as_a_dedicated_least_privilege_account(stack: Deployment) -> 
     assert {m.urn for m in members} <= stack.one(NODE_POOL).all_dependencies()
 
 
+def test_the_default_pool_runs_like_the_node_pool(stack: Deployment) -> None:
+    cluster = stack.one(CLUSTER)
+    pool_config = dict(stack.one(NODE_POOL).inputs["nodeConfig"])
+    assert pool_config.pop("machineType") == "e2-standard-2"
+    # The default pool GKE runs before it is removed: same account, metadata server, shielded
+    # VMs and scope as the node pool.
+    assert cluster.inputs["nodeConfig"] == pool_config
+    assert cluster.inputs["nodeConfig"]["serviceAccount"] == output(
+        stack.one("gcp:serviceaccount/account:Account"), "email"
+    )
+    assert cluster.inputs["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    # Its nodes start with the account: the cluster waits until the account has its roles.
+    members = stack.of_type("gcp:projects/iAMMember:IAMMember")
+    assert len(members) == len(NODE_ROLES)
+    assert {m.urn for m in members} <= set(cluster.dependencies)
+
+
+def test_the_default_pools_config_never_diffs_once_the_pool_is_gone(stack: Deployment) -> None:
+    assert stack.one(CLUSTER).ignore_changes == ("nodeConfig",)
+    assert stack.one(NODE_POOL).ignore_changes == ()
+
+
+def test_a_first_preview_sends_the_default_pool_the_unknown_account() -> None:
+    preview = run_program(preview=True)
+    cluster = preview.one(CLUSTER)
+    assert reveal(cluster.inputs["nodeConfig"])["serviceAccount"] == UNKNOWN
+    account = preview.one("gcp:serviceaccount/account:Account")
+    assert account.urn in cluster.property_dependencies["nodeConfig"]
+
+
+def test_the_cluster_is_labelled_with_its_project_and_stack(stack: Deployment) -> None:
+    labels = stack.one(CLUSTER).inputs["resourceLabels"]
+    assert labels == {"managed-by": "pulumi", "project": "gke-aci", "stack": "dev"}
+    # The same on every run: no clock, no random value.
+    assert run_program().one(CLUSTER).inputs["resourceLabels"] == labels
+
+
+def test_label_values_follow_gcps_rules() -> None:
+    assert gcp_label_value("Prod.EU_1") == "prod-eu_1"
+    assert gcp_label_value("a" * 80) == "a" * 63
+    for value in ("dev", "Team Stack/2", "x." * 40):
+        assert re.fullmatch(r"[a-z0-9_-]{0,63}", gcp_label_value(value))
+
+
 def test_node_account_ids_are_valid_and_per_stack() -> None:
     assert 6 <= len(node_account_id("dev")) <= 30
     assert node_account_id("dev") != node_account_id("prod")
@@ -203,6 +262,9 @@ def test_the_cluster_is_hardened(stack: Deployment) -> None:
     assert cluster["enableLegacyAbac"] is False
     assert cluster["masterAuth"] == {"clientCertificateConfig": {"issueClientCertificate": False}}
     assert cluster["datapathProvider"] == "ADVANCED_DATAPATH"
+    # Dataplane V2 enforces network policies; GKE's Calico add-on stays off.
+    assert cluster["networkPolicy"] == {"enabled": False}
+    assert cluster["enableIntranodeVisibility"] is True
     assert cluster["releaseChannel"] == {"channel": "REGULAR"}
     assert "privateClusterConfig" not in cluster
     assert "masterAuthorizedNetworksConfig" not in cluster
@@ -260,6 +322,26 @@ def test_the_connector_mounts_a_token_only_because_it_asks_for_one(stack: Deploy
     account = stack.one("kubernetes:core/v1:ServiceAccount").inputs
     assert account["automountServiceAccountToken"] is False
     assert connector_pod(stack)["automountServiceAccountToken"] is True
+
+
+def test_the_kubelet_api_demands_a_client_certificate_from_the_cluster_ca(
+    stack: Deployment,
+) -> None:
+    pod = connector_pod(stack)
+    [container] = pod["containers"]
+    args = container["args"]
+    flag = args.index("--client-verify-ca")
+    assert (
+        args[flag + 1] == CLUSTER_CA_FILE == "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    )
+    # The file is the CA bundle of the projected service account token volume.
+    assert pod["automountServiceAccountToken"] is True
+    # Never the webhook flag: it lowers the TLS check to "request a certificate". Nor the flag
+    # or variable that would undo or replace the check.
+    assert not any(a.startswith(("--authentication-token-webhook", "--no-verify-clients"))
+                   for a in args)  # fmt: skip
+    names = {variable["name"] for variable in container["env"]}
+    assert "APISERVER_CA_CERT_LOCATION" not in names
 
 
 def test_only_konnectivity_agents_reach_the_kubelet_port(stack: Deployment) -> None:

@@ -147,7 +147,14 @@ def test_the_connector_runs_with_the_off_aks_settings(stack: Deployment) -> None
     connector = container(stack, DEPLOYMENT)
     variables = env(connector)
     assert connector["image"] == "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
-    assert connector["args"] == ["--nodename", "aci-connector", "--os", "Linux"]
+    assert connector["args"] == [
+        "--nodename",
+        "aci-connector",
+        "--os",
+        "Linux",
+        "--client-verify-ca",
+        "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+    ]
     assert variables["KUBELET_PORT"] == "10250"
     assert variables["VKUBELET_POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     # The network check passes only with both VNet variables; without a subnet no VNet is used.
