@@ -84,6 +84,9 @@ ACI_REGIONS: Final = frozenset(
 )
 
 DEFAULT_CONNECTOR_IMAGE: Final = "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
+# The node guard's interpreter: an official Python image, tag as listed in docker-library/
+# official-images library/python (commit 37079fb336f5, Aug 2026: "3.14.7-slim-trixie").
+DEFAULT_NODE_GUARD_IMAGE: Final = "docker.io/library/python:3.14.7-slim-trixie"
 SEED_APP_IMAGE: Final = "janakiramm/todo"
 # The first port a non-root process may bind.
 UNPRIVILEGED_PORTS: Final = 1024
@@ -164,6 +167,8 @@ class ConnectorSettings:
     virtual_node_name: str
     aci_region: str
     role: ConnectorRole
+    # The image the node guard runs in, beside the connector (components/node_guard.py).
+    node_guard_image: str
 
 
 @dataclass(frozen=True)
@@ -379,6 +384,13 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
         ),
         aci_region=aci_region,
         role=reader.choice(key("connectorRole"), ConnectorRole, ConnectorRole.CUSTOM),
+        node_guard_image=reader.text(
+            key("nodeGuardImage"),
+            DEFAULT_NODE_GUARD_IMAGE,
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag, with a python interpreter "
+            "on its PATH",
+        ),
     )
     credentials = CredentialSettings(
         rotation=reader.text(
