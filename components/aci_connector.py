@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.node_guard import NodeGuard, NodeGuardArgs
 from components.scan_skips import checkov_skips
 from settings import ConnectorSettings
 
@@ -29,6 +30,13 @@ CREDENTIALS_FILE = "credentials.json"
 READY_ROLE_ANNOTATION = "gke-aci.io/role-assignment"
 READY_REGISTRATION_ANNOTATION = "gke-aci.io/microsoft-containerinstance"
 _LABELS = {"app.kubernetes.io/name": "aci-connector", "app.kubernetes.io/part-of": "gke-aci"}
+# Both containers of the pod: no root, no capability, no writable file system.
+_CONTAINER_SECURITY: k8s.core.v1.SecurityContextArgsDict = {
+    "allow_privilege_escalation": False,
+    "privileged": False,
+    "read_only_root_filesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
 
 
 def _rule(api_group: str, resources: list[str], verbs: list[str]) -> k8s.rbac.v1.PolicyRuleArgsDict:
@@ -146,6 +154,20 @@ class AciConnector(pulumi.ComponentResource):
             subjects=[subject],
             opts=k8s_opts,
         )
+        # Keeps GKE from deleting the virtual node: docs/decisions/0010-node-guard.md.
+        node_guard = NodeGuard(
+            f"{name}-node-guard",
+            NodeGuardArgs(
+                node_name=settings.virtual_node_name,
+                image=settings.node_guard_image,
+                namespace=namespace_name,
+                service_account=subject,
+                labels=_LABELS,
+                security_context=_CONTAINER_SECURITY,
+                kubernetes_provider=args.kubernetes_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
         azure = args.azure
         # Secrets are immutable and auto-named: a new password or certificate makes a new Secret
@@ -203,10 +225,11 @@ class AciConnector(pulumi.ComponentResource):
                 "labels": _LABELS,
                 "annotations": checkov_skips(
                     {
-                        "CKV_K8S_43": "the image is a setting (connectorImage); the default is "
-                        "upstream's release tag and a digest can be set there",
-                        "CKV_K8S_38": "the connector calls the Kubernetes API (pods, nodes, "
-                        "leases), so its pod mounts a token; its service account does not",
+                        "CKV_K8S_43": "the images are settings (connectorImage, nodeGuardImage); "
+                        "the defaults are release tags and a digest can be set there",
+                        "CKV_K8S_38": "the connector and its node guard call the Kubernetes API "
+                        "(pods, nodes, leases), so the pod mounts a token; its service account "
+                        "does not",
                     }
                 ),
             },
@@ -229,7 +252,8 @@ class AciConnector(pulumi.ComponentResource):
                         "service_account_name": service_account.metadata.apply(
                             lambda m: m.name or ""
                         ),
-                        # The connector watches pods and nodes and writes their status.
+                        # The connector watches pods and nodes and writes their status; the
+                        # node guard patches the node.
                         "automount_service_account_token": True,
                         # The image is distroless/static with one static Go binary that listens
                         # on 10250 (> 1024) and reads only mounted files: it needs no root, no
@@ -275,12 +299,7 @@ class AciConnector(pulumi.ComponentResource):
                                     "requests": {"cpu": "100m", "memory": "128Mi"},
                                     "limits": {"cpu": "500m", "memory": "512Mi"},
                                 },
-                                "security_context": {
-                                    "allow_privilege_escalation": False,
-                                    "privileged": False,
-                                    "read_only_root_filesystem": True,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
+                                "security_context": _CONTAINER_SECURITY,
                                 "volume_mounts": [
                                     {
                                         "name": "kubelet-tls",
@@ -306,7 +325,8 @@ class AciConnector(pulumi.ComponentResource):
                                     "period_seconds": 20,
                                     "failure_threshold": 3,
                                 },
-                            }
+                            },
+                            node_guard.container,
                         ],
                         "volumes": [
                             {
@@ -327,6 +347,7 @@ class AciConnector(pulumi.ComponentResource):
                                     "default_mode": 0o440,
                                 },
                             },
+                            node_guard.volume,
                         ],
                     },
                 },
@@ -336,7 +357,7 @@ class AciConnector(pulumi.ComponentResource):
                 # A fixed name: a replacement must remove the old connector first, or two would
                 # register the same node.
                 pulumi.ResourceOptions(
-                    depends_on=[cluster_role_binding, lease_role_binding],
+                    depends_on=[cluster_role_binding, lease_role_binding, node_guard.role_binding],
                     delete_before_replace=True,
                 ),
             ),
@@ -344,7 +365,8 @@ class AciConnector(pulumi.ComponentResource):
 
         # Besides the client certificate the kubelet API demands, only the path the GKE control
         # plane takes to kubelets may reach it: konnectivity agents in kube-system. Traffic from
-        # the pod's own node is always allowed by Kubernetes.
+        # the pod's own node is always allowed by Kubernetes: the kubelet's probes of the node
+        # guard's health port come from there, and nothing else.
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata={"namespace": namespace_name, "labels": _LABELS},

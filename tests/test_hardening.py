@@ -307,15 +307,17 @@ def test_the_connector_runs_unprivileged_on_a_read_only_file_system(stack: Deplo
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] > 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    [container] = pod["containers"]
-    assert container["securityContext"] == {
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
-    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
-    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+    # The connector and its node guard.
+    assert [c["name"] for c in pod["containers"]] == ["virtual-kubelet", "node-guard"]
+    for container in pod["containers"]:
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
+        assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+        assert set(container["resources"]["requests"]) == {"cpu", "memory"}
 
 
 def test_the_connector_mounts_a_token_only_because_it_asks_for_one(stack: Deployment) -> None:

@@ -41,7 +41,7 @@ def kubernetes_objects(stack: Deployment) -> list[dict[str, Any]]:
 def test_every_object_validates_strictly(stack: Deployment, version: str) -> None:
     objects = kubernetes_objects(stack)
     # The default path adds the registry pull Secret.
-    assert len(objects) in (13, 14)
+    assert len(objects) in (16, 17)
     assert {"Pod", "Deployment", "Secret", "ClusterRole"} <= {o["kind"] for o in objects}
     for obj in objects:
         # Secrets are redacted to a marker string, which keeps stringData's shape valid.

@@ -11,6 +11,7 @@ from fake_cloud import BASE_CONFIG, PROJECT_DIR, attempt_program
 from settings import (
     ACI_REGIONS,
     DEFAULT_CONNECTOR_IMAGE,
+    DEFAULT_NODE_GUARD_IMAGE,
     AciQuota,
     AppPlacement,
     CapacityMode,
@@ -39,6 +40,9 @@ def test_defaults() -> None:
     assert settings.cosmos.capacity_mode is CapacityMode.SERVERLESS
     assert settings.cosmos.protect is True
     assert settings.connector.image == DEFAULT_CONNECTOR_IMAGE
+    # An exact tag of docker-library/official-images library/python, never a floating one.
+    assert settings.connector.node_guard_image == "docker.io/library/python:3.14.7-slim-trixie"
+    assert settings.connector.node_guard_image == DEFAULT_NODE_GUARD_IMAGE
     assert settings.connector.aci_region == "westus"
     assert settings.app.image is None  # build our own app from app/
     assert settings.app.port == 8080
@@ -64,6 +68,7 @@ def test_aci_region_defaults_to_the_azure_location() -> None:
 def test_valid_image_references_are_accepted(image: str) -> None:
     assert load(**{"gke-aci:appImage": image}).app.image == image
     assert load(**{"gke-aci:connectorImage": image}).connector.image == image
+    assert load(**{"gke-aci:nodeGuardImage": image}).connector.node_guard_image == image
 
 
 def test_valid_overrides_are_typed() -> None:
@@ -108,6 +113,8 @@ INVALID = [
     ("gke-aci:appImage", "Not An Image", "container image reference"),
     ("gke-aci:appImage", "repo/app:tag@sha256:short", "container image reference"),
     ("gke-aci:connectorImage", "UPPER/case", "container image reference"),
+    ("gke-aci:nodeGuardImage", "python:3.14 slim", "python interpreter on its PATH"),
+    ("gke-aci:nodeGuardImage", "python@sha256:short", "container image reference"),
     ("gke-aci:virtualNodeName", "Virtual_Node", "DNS-1123 label"),
     ("gke-aci:cosmosDatabaseName", "todo.db", "letters, digits"),
     ("gke-aci:cosmosCapacityMode", "autoscale", "serverless or provisioned"),

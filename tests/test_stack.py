@@ -56,7 +56,8 @@ def secret_named(stack: Deployment, name: str) -> Registration:
 def container(stack: Deployment, typ: str) -> dict[str, Any]:
     spec = reveal(stack.one(typ).inputs["spec"])
     pod_spec = spec["template"]["spec"] if typ == DEPLOYMENT else spec
-    [only] = pod_spec["containers"]
+    # The connector's pod also runs the node guard (tests/test_node_guard.py).
+    [only] = [c for c in pod_spec["containers"] if c["name"] != "node-guard"]
     return only
 
 
@@ -92,7 +93,7 @@ def test_the_kubernetes_provider_waits_for_the_node_pool(stack: Deployment) -> N
 def test_every_kubernetes_object_goes_through_the_gke_provider(stack: Deployment) -> None:
     provider = stack.one(K8S_PROVIDER)
     objects = [r for r in stack.custom_resources() if r.type.startswith("kubernetes:")]
-    assert len(objects) == 14
+    assert len(objects) == 17
     assert {r.provider_urn for r in objects} == {provider.urn}
 
 
@@ -189,7 +190,7 @@ def test_the_connector_waits_for_its_role_and_the_provider_registration(
 
 
 def test_the_connector_role_is_the_narrow_set_not_cluster_admin(stack: Deployment) -> None:
-    role = stack.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    role = stack.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "aci-connector")
     granted = {
         (resource, verb)
         for rule in role.inputs["rules"]
@@ -406,6 +407,7 @@ def test_every_resource_belongs_to_a_component(stack: Deployment) -> None:
         "gke-aci:azuread:ScopedServicePrincipal",
         "gke-aci:gcp:GkeCluster",
         "gke-aci:kubernetes:AciConnector",
+        "gke-aci:kubernetes:NodeGuard",
         "gke-aci:kubernetes:TodoApp",
     ]
     orphans = [

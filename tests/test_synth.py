@@ -52,7 +52,7 @@ def all_text(folder: Path) -> str:
 def test_synth_of_the_default_stack_writes_every_file(synth_dir: Path) -> None:
     assert {p.name for p in synth_dir.iterdir()} >= {"resources.json", "graph.md", "plan.md"}
     manifests = sorted(p.name for p in (synth_dir / "manifests").iterdir())
-    assert len(manifests) == 14
+    assert len(manifests) == 17
     assert "pod-todo.yaml" in manifests
     assert "deployment-aci-connector.yaml" in manifests
 
@@ -288,13 +288,13 @@ def test_the_command_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert (
-        "resources: GCP 5, Kubernetes on GKE 15, Azure AD 9, Azure 11, Local (no cloud) 13"
+        "resources: GCP 5, Kubernetes on GKE 18, Azure AD 9, Azure 11, Local (no cloud) 13"
         in printed
     )
     assert "cross-cloud flows:" in printed
-    assert "28 schema checks, 0 failed" in printed
+    assert "34 schema checks, 0 failed" in printed
     svg = "graph.svg, " if shutil.which("dot") else ""
-    assert f"wrote: resources.json, graph.md, {svg}plan.md, manifests/ (14 files)" in printed
+    assert f"wrote: resources.json, graph.md, {svg}plan.md, manifests/ (17 files)" in printed
 
 
 def test_stack_config_uses_defaults_stack_values_and_placeholders(tmp_path: Path) -> None:
