@@ -5,13 +5,13 @@ an offline engine whose clouds compute nothing yet (a stack's first preview), an
 everything a reviewer needs into one folder. No credentials, network or Pulumi CLI.
 
 Exit status: 0 when the program ran and every manifest validated; 1 when the program failed or a
-manifest did not validate (nothing is written then); 2 for bad arguments.
+manifest did not validate (nothing is written then); 2 for bad arguments, such as an ``--out``
+folder synth may not replace (see ``synth/out_folder.py``; nothing is touched then).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -23,6 +23,7 @@ import yaml
 
 from synth.engine import FirstPreviewCloud, run_program
 from synth.graph import build_graph
+from synth.out_folder import OutFolderError, check_out_folder, replace_out_folder
 from synth.render import (
     Summary,
     graph_markdown,
@@ -90,7 +91,11 @@ def _config_text(value: Any) -> str:
 
 
 def synthesize(project_dir: Path, stack: str, out: Path) -> Summary:
-    """Runs the program offline and writes the synth output into ``out``, replacing it whole."""
+    """Runs the program offline and writes the synth output into ``out``, replacing it whole.
+
+    ``out`` must be new, empty, or a folder synth wrote before (:class:`OutFolderError`).
+    """
+    out = check_out_folder(out, project_dir)
     config = load_stack_config(project_dir, stack)
     deployment = run_program(
         project_dir / "__main__.py",
@@ -118,9 +123,7 @@ def synthesize(project_dir: Path, stack: str, out: Path) -> Summary:
         summary = summarize(deployment, graph, stack, [*files, "plan.md"], validation, config.notes)
         (staging / "graph.md").write_text(graph_markdown(graph, stack))
         (staging / "plan.md").write_text(plan_markdown(graph, summary))
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        replace_out_folder(staging, out, project_dir)
     return summary
 
 
@@ -129,7 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m synth", description="Render and check the stack offline."
     )
     parser.add_argument("--stack", default="dev", help="stack whose configuration to use")
-    parser.add_argument("--out", default="build/synth", help="folder to write (replaced whole)")
+    parser.add_argument(
+        "--out",
+        default="build/synth",
+        help="folder to write: a new or empty one, or one synth wrote before (replaced whole)",
+    )
     parser.add_argument("--project-dir", default=str(PROJECT_DIR), help="folder with Pulumi.yaml")
     args = parser.parse_args(argv)
     project_dir = Path(args.project_dir).resolve()
@@ -137,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = out if out.is_absolute() else Path.cwd() / out
     try:
         summary = synthesize(project_dir, args.stack, out)
+    except OutFolderError as error:
+        print(f"synth: {error}", file=sys.stderr)
+        return 2
     except SynthError as error:
         print(f"synth: {error}", file=sys.stderr)
         return 1
