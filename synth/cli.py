@@ -15,11 +15,7 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from synth.engine import FirstPreviewCloud, run_program
 from synth.graph import build_graph
@@ -34,6 +30,7 @@ from synth.render import (
     validate_manifests,
     write_outputs,
 )
+from synth.stack_config import StackConfig, StackFileMissingError, read_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Values only a logged-in user has. When the stack does not set them, synth renders with these
@@ -41,39 +38,17 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLACEHOLDERS: Mapping[str, str] = {"gcp:project": "your-gcp-project"}
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    project: str
-    values: dict[str, str]
-    notes: list[str]
-
-
 class SynthError(Exception):
     """The program failed, or what it would deploy is invalid; the message says which."""
 
 
 def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
-    """The configuration the Pulumi CLI would give the program: stack values over defaults."""
-    project_file = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    project = str(project_file["name"])
-    values: dict[str, str] = {}
-    for key, declaration in (project_file.get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[full_key] = _config_text(declaration["default"])
-        elif isinstance(declaration, dict) and "value" in declaration:
-            values[full_key] = _config_text(declaration["value"])
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
-        raise SynthError(f"no stack file {stack_file.name}: `pulumi stack init {stack}` makes one")
-    notes: list[str] = []
-    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, dict) and "secure" in value:
-            values[full_key] = "[secret]"
-            notes.append(f"{full_key} is encrypted; rendered as [secret]")
-        else:
-            values[full_key] = _config_text(value)
+    """The configuration the Pulumi CLI would give the program, with the placeholders filled."""
+    try:
+        config = read_stack_config(project_dir, stack)
+    except StackFileMissingError as error:
+        raise SynthError(str(error)) from None
+    values, notes = dict(config.values), list(config.notes)
     for key, placeholder in PLACEHOLDERS.items():
         if not values.get(key):
             values[key] = placeholder
@@ -81,13 +56,7 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
                 f"{key} is not set for stack {stack}; rendered with the placeholder "
                 f"{placeholder!r} (`pulumi up` would ask for it: `pulumi config set {key} ...`)"
             )
-    return StackConfig(project, values, notes)
-
-
-def _config_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
+    return StackConfig(config.project, values, notes)
 
 
 def synthesize(project_dir: Path, stack: str, out: Path) -> Summary:
