@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from synth.cost import estimate_monthly_cost
 from synth.engine import FirstPreviewCloud, run_program
 from synth.graph import build_graph
 from synth.out_folder import OutFolderError, check_out_folder, replace_out_folder
@@ -89,7 +90,15 @@ def synthesize(project_dir: Path, stack: str, out: Path) -> Summary:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as scratch:
         staging = Path(scratch) / "out"
         files = write_outputs(staging, deployment, graph, manifests)
-        summary = summarize(deployment, graph, stack, [*files, "plan.md"], validation, config.notes)
+        summary = summarize(
+            deployment,
+            graph,
+            stack,
+            [*files, "plan.md"],
+            validation,
+            config.notes,
+            estimate_monthly_cost(deployment),
+        )
         (staging / "graph.md").write_text(graph_markdown(graph, stack))
         (staging / "plan.md").write_text(plan_markdown(graph, summary))
         replace_out_folder(staging, out, project_dir)
