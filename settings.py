@@ -6,23 +6,32 @@ values from it and never read ``pulumi.Config`` themselves.
 
 Validation happens before any resource is registered, and every problem is reported at once in a
 single :class:`ConfigError` (a ``pulumi.RunError``, which Pulumi prints without a traceback) that
-names the key, the value given and what is allowed.
+names the key, the value given and what is allowed. A key in the project's namespace that
+``Pulumi.yaml`` does not declare is such a problem too (a misspelt setting would otherwise be
+ignored silently, since the Pulumi CLI validates only the keys a project declares).
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Final, TypeVar
 
 import pulumi
+import yaml
+from pulumi.runtime.config import CONFIG, get_config_env
 
 from policy.aci_rules import QuantityError, parse_quantity
 
 PROJECT: Final = "gke-aci"
+# Declares every setting (type, default, description); the one list of what may be set.
+PROJECT_FILE: Final = Path(__file__).resolve().parent / "Pulumi.yaml"
 
 # The regions the connector accepts: `validAciRegions` in virtual-kubelet/azure-aci
 # pkg/provider/aci.go (v1.6.4). Any other ACI_REGION makes the connector exit at startup.
@@ -345,13 +354,55 @@ class _Reader:
         return enum(value)
 
 
-def load_settings(lookup: ConfigLookup | None = None) -> Settings:
+@functools.cache
+def declared_settings(project_file: Path = PROJECT_FILE) -> frozenset[str]:
+    """The project's settings as ``Pulumi.yaml`` declares them, without the namespace."""
+    declared = (yaml.safe_load(project_file.read_text()) or {}).get("config") or {}
+    names: set[str] = set()
+    for key in declared:
+        namespace, separator, name = str(key).partition(":")
+        if not separator:
+            names.add(namespace)
+        elif namespace == PROJECT:
+            names.add(name)
+    return frozenset(names)
+
+
+def unknown_settings(keys: Iterable[str], declared: Iterable[str]) -> list[str]:
+    """One problem for each key in the project's namespace that is not declared.
+
+    Keys of other namespaces (``gcp:``, ``azure-native:``, ...) belong to their providers and are
+    left alone. Each problem names the declared setting the key most resembles: the same name in
+    another case first, else the closest spelling.
+    """
+    names = set(declared)
+    by_lower = {name.lower(): name for name in names}
+    problems: list[str] = []
+    for full_key in sorted(set(keys)):
+        namespace, separator, name = full_key.partition(":")
+        if namespace != PROJECT or not separator or name in names:
+            continue
+        close = difflib.get_close_matches(name.lower(), sorted(by_lower), n=1, cutoff=0.6)
+        match = by_lower.get(name.lower()) or (by_lower[close[0]] if close else None)
+        hint = f"did you mean {match}?" if match else "see the settings declared in Pulumi.yaml"
+        problems.append(f"{full_key}: not a setting of this project; {hint}")
+    return problems
+
+
+def load_settings(
+    lookup: ConfigLookup | None = None, keys: Iterable[str] | None = None
+) -> Settings:
     """Reads and validates the stack's configuration.
 
     ``lookup`` maps a full key (``gke-aci:nodeCount``, ``gcp:zone``) to its raw value or ``None``;
-    by default it reads the running stack's configuration.
+    ``keys`` are every key the stack sets, checked against the settings ``Pulumi.yaml`` declares.
+    By default both come from the running stack's configuration; with a ``lookup`` and no
+    ``keys``, only the values are checked.
     """
+    if keys is None and lookup is None:
+        keys = _stack_config_keys()
     reader = _Reader(lookup or _stack_config)
+    reader.problems.extend(unknown_settings(keys or (), declared_settings()))
     key = f"{PROJECT}:{{}}".format
 
     project = reader.raw("gcp:project")
@@ -523,3 +574,13 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
 def _stack_config(full_key: str) -> str | None:
     namespace, _, name = full_key.partition(":")
     return pulumi.Config(namespace).get(name)
+
+
+def _stack_config_keys() -> set[str]:
+    """Every key of the running stack's configuration.
+
+    The language host hands the program its configuration (stack values over Pulumi.yaml's
+    defaults) as the ``PULUMI_CONFIG`` JSON map and the SDK's ``set_all_config`` puts it in
+    ``CONFIG`` before the program runs; ``pulumi.Config`` has no way to list it.
+    """
+    return set(CONFIG.get()) | set(get_config_env())

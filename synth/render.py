@@ -1,4 +1,4 @@
-"""What synth writes: resources.json, manifests/, graph.md (+ graph.svg), plan.md.
+"""What synth writes: resources.json, manifests/, graph.md (+ graph.svg), plan.md (with the cost).
 
 Every file is a pure function of the recorded deployment, with stable ordering, so two runs give
 byte-identical output. Secrets become ``[secret]``; values a cloud computes become
@@ -17,6 +17,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from synth.cost import CostEstimate, cost_markdown
 from synth.engine import UNKNOWN, Deployment, Registration, redact
 from synth.graph import CLOUDS, OTHER, ResourceGraph, cloud_of, mermaid, short_type
 from synth.plan import critical_path, estimate, minutes
@@ -159,6 +160,7 @@ class Summary:
     files: list[str]
     validation: Validation
     notes: list[str]
+    cost: CostEstimate | None = None
 
 
 def summarize(
@@ -168,6 +170,7 @@ def summarize(
     files: list[str],
     validation: Validation,
     notes: list[str],
+    cost: CostEstimate | None = None,
 ) -> Summary:
     counts = Counter(node.cloud for node in graph.nodes.values())
     order = [c for c, _ in CLOUDS] + [OTHER]
@@ -183,6 +186,7 @@ def summarize(
         files=files,
         validation=validation,
         notes=notes,
+        cost=cost,
     )
 
 
@@ -198,6 +202,11 @@ def summary_text(summary: Summary) -> str:
     )
     lines.extend(f"    FAILED {failure}" for failure in summary.validation.failures)
     lines.extend(f"  note: {note}" for note in summary.notes)
+    if summary.cost is not None:
+        lines.append(
+            f"  monthly cost: about {summary.cost.total_text()} "
+            "(plan.md lists each line, its price and the assumptions)"
+        )
     lines.append(f"  wrote: {files_line(summary.files)}")
     return "\n".join(lines) + "\n"
 
@@ -241,6 +250,12 @@ def plan_markdown(graph: ResourceGraph, summary: Summary) -> str:
         f"Kubernetes manifests: {checks.checked} schema checks against Kubernetes "
         f"{', '.join(KUBERNETES_VERSIONS)}, {len(checks.failures)} failed.\n\n"
         f"Files: {files_line(summary.files)}.\n\n"
+        + (
+            f"Monthly cost: about **{summary.cost.total_text()}** "
+            "([estimate](#monthly-cost-estimate)).\n\n"
+            if summary.cost is not None
+            else ""
+        )
         + (f"Notes:\n\n{notes}\n" if notes else "")
         + "## Deploy-time estimate\n\n"
         "Typical creation time of each resource type (estimates, with where each comes from):\n\n"
@@ -252,7 +267,7 @@ def plan_markdown(graph: ResourceGraph, summary: Summary) -> str:
         f"- Ratio: **{ratio:.1f}x** faster in one graph.\n\n"
         "### Resources on the critical path\n\n"
         "| # | Resource | Type | Cloud | Typical |\n| --- | --- | --- | --- | --- |\n"
-        f"{path_rows}\n"
+        f"{path_rows}\n" + (f"\n{cost_markdown(summary.cost)}" if summary.cost is not None else "")
     )
 
 

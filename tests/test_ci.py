@@ -220,7 +220,8 @@ def run_make(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     assert make, "make is the project's command runner"
     bin_dir = Path(sys.executable).parent
     return subprocess.run(
-        [make, "-f", str(ROOT / "Makefile"), "-C", str(cwd), "-o", "venv", f"BIN={bin_dir}", *args],
+        [make, "-f", str(ROOT / "Makefile"), "-C", str(cwd), "-o", f"{bin_dir}/.installed-dev"]
+        + [f"BIN={bin_dir}", *args],
         capture_output=True,
         text=True,
         timeout=120,

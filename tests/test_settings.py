@@ -17,7 +17,9 @@ from settings import (
     CapacityMode,
     ConfigError,
     Settings,
+    declared_settings,
     load_settings,
+    unknown_settings,
 )
 
 
@@ -268,3 +270,83 @@ def test_the_dev_stack_carries_the_seeds_locations() -> None:
     stack = yaml.safe_load(Path(PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     assert stack["config"]["gcp:zone"] == "us-west1-a"
     assert stack["config"]["azure-native:location"] == "westus"
+
+
+# --- unknown settings ---------------------------------------------------------------------------
+
+
+def test_every_declared_setting_is_accepted() -> None:
+    keys = [f"gke-aci:{name}" for name in _declared()] + list(BASE_CONFIG)
+    assert load_settings(BASE_CONFIG.get, keys=keys) == load()
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("gke-aci:nodecount", "nodeCount"),  # the same name in another case comes first
+        ("gke-aci:NODECOUNT", "nodeCount"),
+        ("gke-aci:nodeCont", "nodeCount"),
+        ("gke-aci:cosmosCapacity", "cosmosCapacityMode"),
+        ("gke-aci:protectDatabse", "protectDatabase"),
+    ],
+)
+def test_an_unknown_setting_names_the_declared_one_it_resembles(key: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(BASE_CONFIG.get, keys=[*BASE_CONFIG, key])
+    assert raised.value.problems == [
+        f"{key}: not a setting of this project; did you mean {suggestion}?"
+    ]
+
+
+def test_an_unknown_setting_like_no_other_points_to_pulumi_yaml() -> None:
+    assert unknown_settings(["gke-aci:zzzzzz"], declared_settings()) == [
+        "gke-aci:zzzzzz: not a setting of this project; see the settings declared in Pulumi.yaml"
+    ]
+
+
+def test_keys_of_other_namespaces_are_left_alone() -> None:
+    keys = ["gcp:project", "gcp:region", "azure-native:location", "kubernetes:context", "x:y"]
+    assert unknown_settings(keys, declared_settings()) == []
+
+
+def test_unknown_settings_and_bad_values_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {**BASE_CONFIG, "gke-aci:appPort": "99999"}.get,
+            keys=[*BASE_CONFIG, "gke-aci:appPort", "gke-aci:apport", "gke-aci:nodeCunt"],
+        )
+    assert [p.split(":")[1] for p in raised.value.problems] == ["apport", "nodeCunt", "appPort"]
+
+
+def test_the_declared_settings_come_from_pulumi_yaml(tmp_path: Path) -> None:
+    project_file = tmp_path / "Pulumi.yaml"
+    project_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "gke-aci",
+                "config": {
+                    "fooBar": {"type": "string", "default": ""},
+                    "gke-aci:bazQux": {"type": "integer", "default": 1},
+                    "gcp:project": {"value": "p"},
+                },
+            }
+        )
+    )
+    assert declared_settings(project_file) == {"fooBar", "bazQux"}
+    assert declared_settings() == set(_declared())
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["first-preview", "update"])
+def test_a_misspelt_setting_stops_the_program_before_any_resource(preview: bool) -> None:
+    deployment = attempt_program({"gke-aci:nodecount": "0"}, preview=preview)
+    assert isinstance(deployment.error, ConfigError)
+    assert deployment.error.problems == [
+        "gke-aci:nodecount: not a setting of this project; did you mean nodeCount?"
+    ]
+    assert deployment.registrations == []
+
+
+def test_the_program_leaves_other_namespaces_to_their_providers() -> None:
+    deployment = attempt_program({"gcp:region": "us-west1", "azure-native:tenantId": "t"})
+    assert deployment.error is None
+    assert deployment.registrations != []

@@ -13,6 +13,7 @@ from fake_cloud import PROJECT_DIR, SECRET_VALUES, run_program
 from synth.cli import load_stack_config, main, synthesize
 from synth.engine import Deployment
 from synth.graph import ResourceGraph, build_graph, dot, mermaid, write_svg
+from synth.out_folder import MARKER
 from synth.plan import CycleError, critical_path
 from synth.render import (
     KUBERNETES_VERSIONS,
@@ -275,13 +276,25 @@ def test_a_failing_program_exits_non_zero_with_its_error_and_writes_nothing(
     project = project_copy(tmp_path, {"gke-aci:nodeCount": -1, "gcp:zone": "us-west1-a"})
     out = tmp_path / "out"
     out.mkdir()
+    (out / MARKER).write_text("")
     (out / "previous.txt").write_text("kept")
     status = main(["--stack", "bad", "--out", str(out), "--project-dir", str(project)])
     assert status == 1
     error = capsys.readouterr().err
     assert "gke-aci:nodeCount: got '-1'; allowed: a whole number from 1 to 1000" in error
-    assert [p.name for p in out.iterdir()] == ["previous.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "previous.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out-")] == []
+
+
+def test_a_misspelt_setting_in_the_stack_file_fails_synth_with_a_suggestion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_copy(tmp_path, {"gke-aci:nodecount": 5, "gcp:zone": "us-west1-a"})
+    status = main(["--stack", "bad", "--out", str(tmp_path / "out"), "--project-dir", str(project)])
+    assert status == 1
+    error = capsys.readouterr().err
+    assert "gke-aci:nodecount: not a setting of this project; did you mean nodeCount?" in error
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_command_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
