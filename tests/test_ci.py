@@ -219,9 +219,19 @@ def run_make(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     make = shutil.which("make")
     assert make, "make is the project's command runner"
     bin_dir = Path(sys.executable).parent
+    installed = f"{bin_dir}/.installed-dev"
     return subprocess.run(
-        [make, "-f", str(ROOT / "Makefile"), "-C", str(cwd), "-o", f"{bin_dir}/.installed-dev"]
-        + [f"BIN={bin_dir}", *args],
+        [
+            make,
+            "-f",
+            str(ROOT / "Makefile"),
+            "-C",
+            str(cwd),
+            "-o",
+            installed,
+            f"BIN={bin_dir}",
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
