@@ -12,29 +12,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from synth import prices
+from synth.aci import aci_workloads
 from synth.engine import UNKNOWN, Deployment, Registration, reveal
 from synth.prices import ASSUMPTIONS, Assumptions, Price
-
-# What the connector registers its virtual node with (components/aci_connector.py).
-VIRTUAL_NODE_TAINT_KEY = "virtual-kubelet.io/provider"
-VIRTUAL_NODE_LABEL = ("type", "virtual-kubelet")
-# azure-aci v1.6.4 pkg/provider/aci.go (getContainers): a container without a CPU or memory
-# request gets 1 vCPU and 1.5 GB; requests are rounded down to 0.01 vCPU and 0.1 GB (10^8
-# bytes), with 0.01 vCPU and 0.1 GB at least.
-ACI_DEFAULT_CPU = 1.0
-ACI_DEFAULT_MEMORY_GB = 1.5
-
-WORKLOAD_TYPES = {
-    "kubernetes:core/v1:Pod": None,
-    "kubernetes:apps/v1:Deployment": "template",
-    "kubernetes:apps/v1:StatefulSet": "template",
-    "kubernetes:apps/v1:ReplicaSet": "template",
-}
 
 
 @dataclass(frozen=True)
@@ -344,51 +329,6 @@ def _registry(registry: Registration, hours: float) -> list[CostLine]:
     ]
 
 
-@dataclass(frozen=True)
-class Workload:
-    """Pods bound for the virtual node: how many, how big, and whether ACI is certain."""
-
-    kind: str
-    name: str
-    replicas: int
-    cpu: float
-    memory_gb: float
-    # True: required on the virtual node; False: may run on GKE or in ACI (burst).
-    pinned: bool
-
-
-def aci_workloads(deployment: Deployment) -> list[Workload]:
-    """Every Pod or pod template that tolerates the virtual node, sized as ACI sizes it."""
-    found: list[Workload] = []
-    for registration in deployment.custom_resources():
-        if registration.type not in WORKLOAD_TYPES:
-            continue
-        inputs = _inputs(registration)
-        spec = inputs.get("spec") or {}
-        pod_spec = (
-            (spec.get("template") or {}).get("spec") if WORKLOAD_TYPES[registration.type] else spec
-        )
-        if not isinstance(pod_spec, dict) or not _tolerates_virtual_node(pod_spec):
-            continue
-        replicas = (
-            1
-            if registration.type == "kubernetes:core/v1:Pod"
-            else int(_number(spec.get("replicas"), default=1))
-        )
-        cpu, memory = _aci_size(pod_spec.get("containers") or [])
-        found.append(
-            Workload(
-                kind=registration.type.rsplit(":", 1)[1],
-                name=_object_name(registration),
-                replicas=replicas,
-                cpu=cpu,
-                memory_gb=memory,
-                pinned=_requires_virtual_node(pod_spec),
-            )
-        )
-    return found
-
-
 def _container_groups(deployment: Deployment, hours: float, notes: list[str]) -> list[CostLine]:
     lines: list[CostLine] = []
     for workload in aci_workloads(deployment):
@@ -423,75 +363,6 @@ def _container_groups(deployment: Deployment, hours: float, notes: list[str]) ->
             )
         )
     return lines
-
-
-def _tolerates_virtual_node(pod_spec: Mapping[str, Any]) -> bool:
-    for toleration in pod_spec.get("tolerations") or []:
-        key = toleration.get("key")
-        exists = toleration.get("operator") == "Exists"
-        if (key == VIRTUAL_NODE_TAINT_KEY and (exists or toleration.get("value") == "azure")) or (
-            key in (None, "") and exists
-        ):
-            return True
-    return False
-
-
-def _requires_virtual_node(pod_spec: Mapping[str, Any]) -> bool:
-    label, value = VIRTUAL_NODE_LABEL
-    if (pod_spec.get("nodeSelector") or {}).get(label) == value:
-        return True
-    required = (
-        ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        )
-        or {}
-    ).get("nodeSelectorTerms") or []
-    return bool(required) and all(
-        any(
-            e.get("key") == label and e.get("operator") == "In" and e.get("values") == [value]
-            for e in term.get("matchExpressions") or []
-        )
-        for term in required
-    )
-
-
-def _aci_size(containers: Iterable[Mapping[str, Any]]) -> tuple[float, float]:
-    """vCPU and GB of a container group, as azure-aci derives them from the pod's requests."""
-    cpu = memory = 0.0
-    for container in containers:
-        requests = (container.get("resources") or {}).get("requests") or {}
-        if "cpu" in requests:
-            cpu += max(0.01, math.floor(parse_quantity(requests["cpu"]) * 100) / 100)
-        else:
-            cpu += ACI_DEFAULT_CPU
-        if "memory" in requests:
-            memory += max(0.1, math.floor(parse_quantity(requests["memory"]) / 1e8) / 10)
-        else:
-            memory += ACI_DEFAULT_MEMORY_GB
-    return round(cpu, 2), round(memory, 1)
-
-
-_QUANTITY = re.compile(r"([0-9.]+(?:[eE][-+]?[0-9]+)?)([a-zA-Z]*)")
-_SUFFIX = {
-    "": 1.0,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "Ki": 2.0**10,
-    "Mi": 2.0**20,
-    "Gi": 2.0**30,
-    "Ti": 2.0**40,
-}
-
-
-def parse_quantity(value: object) -> float:
-    """A Kubernetes resource quantity (``500m``, ``512Mi``, ``1.5``) as a plain number."""
-    match = _QUANTITY.fullmatch(str(value).strip())
-    if not match or match.group(2) not in _SUFFIX:
-        raise ValueError(f"not a Kubernetes quantity: {value!r}")
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
 
 
 # --- helpers ----------------------------------------------------------------------------------

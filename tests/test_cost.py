@@ -12,14 +12,9 @@ import pytest
 from fake_cloud import PROJECT_DIR, run_program
 
 from synth import prices
+from synth.aci import aci_workloads
 from synth.cli import synthesize
-from synth.cost import (
-    CostEstimate,
-    CostLine,
-    aci_workloads,
-    estimate_monthly_cost,
-    parse_quantity,
-)
+from synth.cost import CostEstimate, CostLine, estimate_monthly_cost
 from synth.engine import Deployment, Registration
 from synth.prices import ASSUMPTIONS, Price, RegionalPrice
 
@@ -76,9 +71,9 @@ def test_the_app_pod_is_one_container_group_sized_as_the_connector_sizes_it(
     default: CostEstimate,
 ) -> None:
     aci = one(default, "ACI container groups")
-    # components/todo_app.py requests 500m and 512Mi; azure-aci rounds to 0.5 vCPU and 0.5 GB.
-    assert aci.detail == "Pod todo/web: 1 x (0.5 vCPU + 0.5 GB x 730 h)"
-    assert aci.high == pytest.approx(HOURS * (0.5 * 0.0405 + 0.5 * 0.00445))
+    # The web pod requests 1 CPU and 1Gi (appCpu, appMemory); azure-aci rounds 1Gi to 1.0 GB.
+    assert aci.detail == "Pod todo/web: 1 x (1 vCPU + 1 GB x 730 h)"
+    assert aci.high == pytest.approx(HOURS * (1 * 0.0405 + 1 * 0.00445))
     assert aci.assumed  # the ACI prices are East US figures
 
 
@@ -210,20 +205,9 @@ def container(cpu: str | None, memory: str | None) -> dict[str, Any]:
 
 
 def test_a_burst_deployment_costs_from_none_to_all_replicas_in_aci() -> None:
-    burst = deployment(
-        4,
-        {
-            "tolerations": [TOLERATION],
-            "affinity": PREFER_GKE,
-            "containers": [container("1", "2Gi")],
-        },
+    cost = estimate(
+        {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "4", "gke-aci:appMemory": "2Gi"}
     )
-    entry = registration(
-        "kubernetes:core/v1:Service",
-        "todo",
-        {"metadata": {"name": "web", "namespace": "todo"}, "spec": {"type": "LoadBalancer"}},
-    )
-    cost = estimate_monthly_cost(Deployment([burst, entry], {}))
     aci = one(cost, "ACI container groups")
     per_group = HOURS * (1 * 0.0405 + 2.1 * 0.00445)  # 2Gi is 2.147e9 bytes: 2.1 GB in ACI
     assert (aci.low, aci.high) == (0, pytest.approx(4 * per_group))
@@ -251,20 +235,6 @@ def test_only_pods_that_tolerate_the_virtual_node_count_and_a_selector_pins_them
     assert (workload.name, workload.replicas, workload.pinned) == ("todo/pinned", 3, True)
     # A container without requests gets ACI's 1 vCPU and 1.5 GB (azure-aci getContainers).
     assert (workload.cpu, workload.memory_gb) == (1.25, 2.5)
-
-
-@pytest.mark.parametrize(
-    ("quantity", "value"),
-    [("500m", 0.5), ("1", 1.0), ("1.5", 1.5), ("512Mi", 536870912), ("1Gi", 2**30),
-     ("2G", 2e9), ("100k", 1e5), ("1e3", 1000.0)],
-)  # fmt: skip
-def test_kubernetes_quantities(quantity: str, value: float) -> None:
-    assert parse_quantity(quantity) == pytest.approx(value)
-
-
-def test_a_malformed_quantity_is_an_error() -> None:
-    with pytest.raises(ValueError, match="not a Kubernetes quantity: '12 apples'"):
-        parse_quantity("12 apples")
 
 
 # --- the price table ----------------------------------------------------------------------------

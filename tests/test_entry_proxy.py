@@ -95,8 +95,12 @@ def _free_port(address: str = "127.0.0.1") -> int:
 
 def _rendered_config() -> dict[str, Any]:
     stack = run_program(BURST)
-    [config_map] = stack.of_type("kubernetes:core/v1:ConfigMap")
-    return json.loads(reveal(config_map.inputs["data"])["envoy.json"])
+    [envoy_json] = [
+        data["envoy.json"]
+        for config_map in stack.of_type("kubernetes:core/v1:ConfigMap")
+        if "envoy.json" in (data := reveal(config_map.inputs["data"]))
+    ]
+    return json.loads(envoy_json)
 
 
 def _on_loopback(config: dict[str, Any], ports: dict[str, int], dns_port: int) -> dict[str, Any]:

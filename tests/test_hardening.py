@@ -330,7 +330,7 @@ def test_the_kubelet_api_demands_a_client_certificate_from_the_cluster_ca(
     stack: Deployment,
 ) -> None:
     pod = connector_pod(stack)
-    [container] = pod["containers"]
+    [container] = [c for c in pod["containers"] if c["name"] == "virtual-kubelet"]
     args = container["args"]
     flag = args.index("--client-verify-ca")
     assert (
