@@ -180,8 +180,15 @@ def test_a_pending_web_pod_fails_with_its_reason(tmp_path: Path) -> None:
     world = single_pod()
     world.cluster.pods.remove(world.cluster.pod("web"))
     world.cluster.pods.append(
-        pod("web", "todo", {"app": "todoapp", "name": "web"}, VK, None, phase="Pending",
-            reason="ProviderFailed")
+        pod(
+            "web",
+            "todo",
+            {"app": "todoapp", "name": "web"},
+            VK,
+            None,
+            phase="Pending",
+            reason="ProviderFailed",
+        )
     )
     line = run(world, tmp_path).line("app")
     assert "seen web Pending (ProviderFailed) on aci-connector with IP (none)" in line
@@ -231,8 +238,16 @@ def test_a_gke_daemon_set_pod_on_the_virtual_node_is_named_with_cost_and_rollout
         "kube-system", "pdcsi-node", gke_managed=True, unavailable=1
     )
     world.cluster.pods.append(
-        pod("pdcsi-node-vk", "kube-system", {"k8s-app": "pdcsi-node"}, VK, None,
-            phase="Pending", reason="ProviderFailed", owner=("DaemonSet", "pdcsi-node"))
+        pod(
+            "pdcsi-node-vk",
+            "kube-system",
+            {"k8s-app": "pdcsi-node"},
+            VK,
+            None,
+            phase="Pending",
+            reason="ProviderFailed",
+            owner=("DaemonSet", "pdcsi-node"),
+        )
     )
     outcome = run(world, tmp_path)
     assert outcome.code == 1
@@ -250,12 +265,24 @@ def test_a_running_stray_pod_and_a_users_daemon_set_get_their_fix(tmp_path: Path
         daemon_set("monitoring", "node-exporter", gke_managed=False, unavailable=0)
     )
     world.cluster.pods += [
-        pod("node-exporter-vk", "monitoring", {"k8s-app": "node-exporter"}, VK, "20.1.1.1",
-            owner=("DaemonSet", "node-exporter")),
+        pod(
+            "node-exporter-vk",
+            "monitoring",
+            {"k8s-app": "node-exporter"},
+            VK,
+            "20.1.1.1",
+            owner=("DaemonSet", "node-exporter"),
+        ),
         pod("batch-1", "default", {"job": "x"}, VK, "20.1.1.2", owner=("Job", "batch")),
         # The app's entry point has the app's label but not its name: not one of the app's pods.
-        pod("web-entry-5f7-x", "todo", {"app": "todoapp", "name": "web-entry"}, VK, "20.1.1.3",
-            owner=("ReplicaSet", "web-entry-5f7")),
+        pod(
+            "web-entry-5f7-x",
+            "todo",
+            {"app": "todoapp", "name": "web-entry"},
+            VK,
+            "20.1.1.3",
+            owner=("ReplicaSet", "web-entry-5f7"),
+        ),
     ]
     outcome = run(world, tmp_path)
     line = outcome.line("nothing else on the virtual node")

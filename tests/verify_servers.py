@@ -111,9 +111,22 @@ def _handler(
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+        def do_GET(self) -> None:
+            self._serve()
 
-        def log_message(self, *_args: object) -> None:
+        def do_POST(self) -> None:
+            self._serve()
+
+        def do_PUT(self) -> None:
+            self._serve()
+
+        def do_PATCH(self) -> None:
+            self._serve()
+
+        def do_DELETE(self) -> None:
+            self._serve()
+
+        def log_message(self, format: str, *args: Any) -> None:
             return None
 
     return Handler
@@ -311,10 +324,13 @@ class RoundRobin:
 @contextmanager
 def serve_app(store: TodoStore, served_by: list[ServedBy]) -> Iterator[str]:
     """Our app over HTTP on loopback, one instance per ``served_by`` on the same store."""
-    apps = [create_app(store, who) for who in served_by]
-    server = make_server(
-        "127.0.0.1", 0, RoundRobin(apps), threaded=True, request_handler=_Quiet
-    )
+    with serve_wsgi(RoundRobin([create_app(store, who) for who in served_by])) as url:
+        yield url
+
+
+@contextmanager
+def serve_wsgi(app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -325,7 +341,7 @@ def serve_app(store: TodoStore, served_by: list[ServedBy]) -> Iterator[str]:
 
 
 class _Quiet(WSGIRequestHandler):
-    def log(self, *_args: object) -> None:
+    def log(self, type: str, message: str, *args: Any) -> None:
         return None
 
 

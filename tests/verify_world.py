@@ -48,6 +48,7 @@ from verify_servers import (  # noqa: E402
     Cluster,
     KubernetesApi,
     ResourceManager,
+    Silent,
     Tls,
     container_group,
     serve_app,
@@ -215,15 +216,29 @@ def _common(cluster: Cluster) -> None:
     )
     for i, gke in enumerate(GKE_NODES):
         cluster.pods.append(
-            pod(f"pdcsi-node-{i}", "kube-system", {"k8s-app": "pdcsi-node"}, gke, f"10.0.1.{i}",
-                owner=("DaemonSet", "pdcsi-node"))
+            pod(
+                f"pdcsi-node-{i}",
+                "kube-system",
+                {"k8s-app": "pdcsi-node"},
+                gke,
+                f"10.0.1.{i}",
+                owner=("DaemonSet", "pdcsi-node"),
+            )
         )
     # Harmless: IPAM noise about the virtual node, and a deletion of some other node.
     cluster.events += [
-        event("CIDRNotAvailable", VK, "Node aci-connector status is now: CIDRNotAvailable",
-              "2026-11-30T08:00:00Z"),
-        event("DeletingNode", "gke-old-node", "Deleting node gke-old-node because it does not "
-              "exist in the cloud provider", "2026-11-30T07:00:00Z"),
+        event(
+            "CIDRNotAvailable",
+            VK,
+            "Node aci-connector status is now: CIDRNotAvailable",
+            "2026-11-30T08:00:00Z",
+        ),
+        event(
+            "DeletingNode",
+            "gke-old-node",
+            "Deleting node gke-old-node because it does not exist in the cloud provider",
+            "2026-11-30T07:00:00Z",
+        ),
     ]
 
 
@@ -246,19 +261,33 @@ class World:
         return self.store.list_all()
 
     @contextlib.contextmanager
-    def running(self, folder: Path) -> Iterator[Running]:
+    def running(self, folder: Path, *, silent: frozenset[str] = frozenset()) -> Iterator[Running]:
+        """Serve this world; the services named in ``silent`` (``kubernetes``, ``azure``,
+        ``app``) accept connections and never answer."""
         tls = Tls(folder)
         kube, arm = KubernetesApi(self.cluster, tls), ResourceManager(self.azure, tls)
-        with kube.serve() as endpoint, arm.serve() as arm_url, serve_app(
-            self.store, self.served_by
-        ) as app_url:
+        quiet = Silent()
+        with (
+            kube.serve() as endpoint,
+            arm.serve() as arm_url,
+            serve_app(self.store, self.served_by) as app_url,
+        ):
+            if "kubernetes" in silent:
+                endpoint = f"127.0.0.1:{quiet.port}"
+            if "azure" in silent:
+                arm_url = f"https://127.0.0.1:{quiet.port}"
+            if "app" in silent:
+                app_url = f"http://127.0.0.1:{quiet.port}"
             ca = base64.b64encode(tls.ca_pem()).decode()
             outputs = {
                 **self.outputs,
                 "webUrl": app_url,
                 "kubeconfig": gke_kubeconfig("proj", "us-west1-a", "gke-aci", endpoint, ca),
             }
-            yield Running(self, folder, outputs, tls, kube, arm, arm_url, app_url)
+            try:
+                yield Running(self, folder, outputs, tls, kube, arm, arm_url, app_url)
+            finally:
+                quiet.close()
 
 
 def single_pod() -> World:
@@ -296,8 +325,14 @@ def burst() -> World:
         cluster.pods.append(pod(name, "todo", dict(APP_LABELS), on, ip, owner=owner))
     for i, gke in enumerate(GKE_NODES):
         cluster.pods.append(
-            pod(f"web-entry-5f7-{i}", "todo", {"app": "todoapp", "name": "web-entry"}, gke,
-                f"10.8.{i}.20", owner=("ReplicaSet", "web-entry-5f7"))
+            pod(
+                f"web-entry-5f7-{i}",
+                "todo",
+                {"app": "todoapp", "name": "web-entry"},
+                gke,
+                f"10.8.{i}.20",
+                owner=("ReplicaSet", "web-entry-5f7"),
+            )
         )
     aci_name, _, aci_ip = BURST_PODS[2]
     azure = Azure(
@@ -337,12 +372,16 @@ def _outputs(web_ip: str) -> Json:
 
 
 class FailingStore(TodoStore):
-    """A store on mongomock whose named operations fail (or, for ``lose``, lose the write)."""
+    """A store on mongomock whose named operations fail (or, for ``lose``, lose the write).
+
+    ``created`` records the text of every todo created.
+    """
 
     def __init__(self, collection: Any, *, fail: set[str], lose: bool = False) -> None:
         super().__init__(collection)
         self._fail = fail
         self._lose = lose
+        self.created: list[str] = []
 
     def _maybe(self, operation: str) -> None:
         if operation in self._fail:
@@ -356,6 +395,7 @@ class FailingStore(TodoStore):
 
     def create(self, text: str) -> Todo:
         self._maybe("create")
+        self.created.append(text)
         return super().create(text)
 
     def get(self, todo_id: str) -> Todo | None:
@@ -382,9 +422,9 @@ if os.environ.get("FAKE_PLUGIN") == "hang":
     time.sleep(60)
 if os.environ.get("FAKE_PLUGIN") == "fail":
     sys.exit("ERROR: gke-gcloud-auth-plugin: failed to retrieve access token: reauth required")
+status = {{"token": "{token}", "expirationTimestamp": "2099-01-01T00:00:00Z"}}
 print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1beta1",
-                  "kind": "ExecCredential",
-                  "status": {{"token": "{token}", "expirationTimestamp": "2099-01-01T00:00:00Z"}}}}))
+                  "kind": "ExecCredential", "status": status}}))
 """
 
 AZ = """#!{python}
@@ -481,14 +521,16 @@ class Running:
         given = ["--outputs", str(self.outputs_file)] if outputs else []
         return [*given, "--azure-endpoint", self.arm_url, *extra]
 
-    def verify(self, *extra: str, outputs: bool = True, **env: str) -> Outcome:
+    def verify(
+        self, *extra: str, outputs: bool = True, env: dict[str, str] | None = None
+    ) -> Outcome:
         """``main()`` in this process, with the tools installed and the environment set."""
         if not self.bin.exists():
             self.install_tools()
         stdout, stderr = io.StringIO(), io.StringIO()
         saved = dict(os.environ)
         os.environ.clear()
-        os.environ.update(self.environment(**env))
+        os.environ.update(self.environment(**(env or {})))
         try:
             with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
                 code = main(self.args(*extra, outputs=outputs))
@@ -498,7 +540,11 @@ class Running:
         return Outcome(code, stdout.getvalue(), stderr.getvalue())
 
     def verify_process(
-        self, *extra: str, outputs: bool = True, timeout: float = 120, **env: str
+        self,
+        *extra: str,
+        outputs: bool = True,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
     ) -> Outcome:
         """``python -m verify`` as a user runs it, from the project folder."""
         if not self.bin.exists():
@@ -506,7 +552,7 @@ class Running:
         result = subprocess.run(
             [sys.executable, "-m", "verify", *self.args(*extra, outputs=outputs)],
             cwd=ROOT,
-            env=self.environment(**env),
+            env=self.environment(**(env or {})),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -540,7 +586,7 @@ def copy(world: World) -> World:
     return deepcopy(world)
 
 
-def run(world: World, folder: Path, *extra: str, **env: str) -> Outcome:
+def run(world: World, folder: Path, *extra: str) -> Outcome:
     """Start ``world`` and run verify against it once, in this process."""
     with world.running(folder) as running:
-        return running.verify(*extra, **env)
+        return running.verify(*extra)

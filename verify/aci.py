@@ -24,7 +24,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline import policies
-from azure.identity import CredentialUnavailableError, DefaultAzureCredential
+from azure.identity import DefaultAzureCredential
 from azure.mgmt.containerinstance import ContainerInstanceManagementClient
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
@@ -36,7 +36,8 @@ CLI_SECONDS = 10.0
 """How long ``az`` may take to print the default subscription or a token."""
 
 SIGN_IN_SECONDS = 30.0
-"""How long the whole credential chain may take for the first token."""
+"""How long the whole credential chain may take for the first token (at most a quarter of the
+budget)."""
 
 SKIP_HINT = "or pass --skip azure to leave the Azure checks out"
 
@@ -99,9 +100,7 @@ class ContainerGroups:
         self._client = client
         self.resource_group = resource_group
         self._budget = budget
-        self._latch = Latch()
-        if failure:
-            self._latch.trip(failure)
+        self._latch = Latch(failure)
 
     @classmethod
     def connect(
@@ -125,18 +124,15 @@ class ContainerGroups:
         try:
             bounded(
                 lambda: signed_in.get_token(scope),
-                budget.within(SIGN_IN_SECONDS),
+                budget.within(min(SIGN_IN_SECONDS, budget.seconds / 4)),
                 "the Azure sign-in (DefaultAzureCredential)",
             )
-        except CredentialUnavailableError:
-            raise UsageError(
-                "no Azure credentials: DefaultAzureCredential found none (run `az login`, or set "
-                f"a service principal in AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET); "
-                f"{SKIP_HINT}"
-            ) from None
         except ClientAuthenticationError as error:
+            # DefaultAzureCredential raises this when no credential in its chain could sign in;
+            # its message lists what each one said.
             raise UsageError(
-                f"Azure refused the sign-in ({_first_line(error)}): run `az login` again; "
+                f"no usable Azure credentials ({_attempts(error)}): run `az login`, or set a "
+                "service principal in AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET; "
                 f"{SKIP_HINT}"
             ) from None
         except (TimeoutError, AzureError) as error:
@@ -168,7 +164,9 @@ class ContainerGroups:
                 f"{_first_line(error)})"
             ) from None
         except ClientAuthenticationError as error:
-            raise self._latch.trip(f"Azure refused the credentials ({_first_line(error)})") from None
+            raise self._latch.trip(
+                f"Azure refused the credentials ({_first_line(error)})"
+            ) from None
         except HttpResponseError as error:
             raise AzureCheckError(
                 f"Azure answered HTTP {error.status_code} to a read of container group {name} "
@@ -202,6 +200,13 @@ def read_only_pipeline(credential: TokenCredential, scope: str) -> list[object]:
         policies.NetworkTraceLoggingPolicy(),
         ARMHttpLoggingPolicy(),
     ]
+
+
+def _attempts(error: BaseException) -> str:
+    """What each credential of the chain said, in one line, or the error's first line."""
+    lines = str(getattr(error, "message", None) or error).splitlines()
+    attempts = [line.strip() for line in lines if line.startswith(("\t", " "))]
+    return ("; ".join(attempts) or _first_line(error))[:300]
 
 
 def _first_line(error: BaseException) -> str:

@@ -56,8 +56,10 @@ CHECKS = [
     Check(
         "aci",
         "ACI container groups",
-        lambda o: f"each ACI pod's container group {o.app_namespace}-<pod> in "
-        f"{o.resource_group}, Running, with the pod's IP",
+        lambda o: (
+            f"each ACI pod's container group {o.app_namespace}-<pod> in "
+            f"{o.resource_group}, Running, with the pod's IP"
+        ),
         container_groups,
     ),
 ]

@@ -28,14 +28,14 @@ CLEANUP_SHARE = 0.1
 T = TypeVar("T")
 
 
-class BudgetSpent(Exception):
+class BudgetSpentError(Exception):
     """The time budget is spent: the call was not made."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"not run: the time budget of {seconds:g} s was spent")
 
 
-class NoAnswer(Exception):
+class NoAnswerError(Exception):
     """A service gave no answer (refused, timed out, TLS or DNS failure, credentials refused).
 
     ``repeat`` is true when the same service had already failed: the check is then reported as
@@ -64,13 +64,13 @@ class Budget:
         return self._end - self._clock()
 
     def within(self, seconds: float, *, cleanup: bool = False) -> float:
-        """``seconds``, or less when the budget ends sooner; raises BudgetSpent when none is left.
+        """``seconds``, or less when the budget ends sooner; BudgetSpentError when none is left.
 
         Checks stop short of the deadline by the reserve; cleanup may use the reserve.
         """
         left = self.remaining() - (0.0 if cleanup else self._reserve)
         if left <= 0.05:
-            raise BudgetSpent(self.seconds)
+            raise BudgetSpentError(self.seconds)
         return min(seconds, left)
 
     def timeouts(self, *, cleanup: bool = False) -> tuple[float, float]:
@@ -80,19 +80,26 @@ class Budget:
 
 
 class Latch:
-    """Remembers that a service gave no answer, so that later calls fail at once."""
+    """Remembers that a service gave no answer, so that later calls fail at once.
 
-    def __init__(self) -> None:
-        self._failure: str | None = None
+    The first NoAnswerError for a failure is reported as a failed check; later ones are repeats.
+    """
+
+    def __init__(self, failure: str | None = None) -> None:
+        self._failure = failure
+        self._reported = False
 
     def check(self) -> None:
         if self._failure is not None:
-            raise NoAnswer(self._failure, repeat=True)
+            repeat, self._reported = self._reported, True
+            raise NoAnswerError(self._failure, repeat=repeat)
 
-    def trip(self, message: str) -> NoAnswer:
+    def trip(self, message: str) -> NoAnswerError:
+        """Record ``message`` (unless a failure is known already) and return it to raise."""
         if self._failure is None:
             self._failure = message
-        return NoAnswer(message)
+        repeat, self._reported = self._reported, True
+        return NoAnswerError(self._failure, repeat=repeat)
 
 
 def bounded(work: Callable[[], T], seconds: float, what: str) -> T:
@@ -114,7 +121,7 @@ def bounded(work: Callable[[], T], seconds: float, what: str) -> T:
     thread.start()
     thread.join(max(seconds, 0.0))
     if thread.is_alive():
-        raise TimeoutError(f"{what} did not finish within {seconds:.0f} s")
+        raise TimeoutError(f"{what} did not finish within {round(seconds, 1):g} s")
     if failure:
         raise failure[0]
     return outcome[0]

@@ -7,12 +7,13 @@ Exit 0 when every check that ran passed, 1 when any failed, 2 for a usage error 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 from verify.aci import PUBLIC_CLOUD, ContainerGroups, subscription_id
-from verify.budget import DEFAULT_SECONDS, Budget, BudgetSpent
+from verify.budget import DEFAULT_SECONDS, Budget, BudgetSpentError
 from verify.cluster import Cluster
 from verify.context import Context
 from verify.inputs import (
@@ -134,6 +135,17 @@ def prepare(args: argparse.Namespace, budget: Budget) -> Context:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Libraries log what verify reports itself (a credential chain's attempts, urllib3's
+    # retries): a handler on the root logger keeps Python from printing those records.
+    quiet = logging.NullHandler()
+    logging.getLogger().addHandler(quiet)
+    try:
+        return _main(argv)
+    finally:
+        logging.getLogger().removeHandler(quiet)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = parser().parse_args(argv)
         budget = Budget(args.timeout)
@@ -141,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"verify: {error}", file=sys.stderr)
         return USAGE_ERROR
-    except BudgetSpent as error:
+    except BudgetSpentError as error:
         print(f"verify: {error} before the checks could start", file=sys.stderr)
         return 1
     if args.json:

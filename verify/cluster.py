@@ -29,13 +29,14 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import new_client_from_config, new_client_from_config_dict
 
-from verify.budget import Budget, Latch, NoAnswer, bounded
+from verify.budget import Budget, Latch, NoAnswerError, bounded
 from verify.inputs import UsageError
 
 T = TypeVar("T")
 
 LOAD_SECONDS = 30.0
-"""How long the kubeconfig's credential plugin may take to hand over a token."""
+"""How long the kubeconfig's credential plugin may take to hand over a token (at most a quarter
+of the budget, so that the other checks still run when it hangs)."""
 
 
 class ClusterError(Exception):
@@ -50,10 +51,8 @@ class Cluster:
         self._apps = AppsV1Api(api) if api else None
         self._host = api.configuration.host if api else "the cluster"
         self._budget = budget
-        self._latch = Latch()
+        self._latch = Latch(failure)
         self._cache: dict[tuple[str, ...], Any] = {}
-        if failure:
-            self._latch.trip(failure)
 
     @classmethod
     def connect(cls, kubeconfig: Mapping[str, Any], path: Path | None, budget: Budget) -> Cluster:
@@ -80,7 +79,7 @@ class Cluster:
                 client_configuration=configuration,
             )
 
-        seconds = budget.within(LOAD_SECONDS)
+        seconds = budget.within(min(LOAD_SECONDS, budget.seconds / 4))
         with _plugin_errors() as plugin_errors:
             try:
                 api = bounded(load, seconds, "the kubeconfig's credential plugin")
@@ -97,7 +96,9 @@ class Cluster:
         return cls(api, budget)
 
     def node(self, name: str) -> V1Node | None:
-        return self._cached(("node", name), lambda core, t: core.read_node(name, _request_timeout=t))
+        return self._cached(
+            ("node", name), lambda core, t: core.read_node(name, _request_timeout=t)
+        )
 
     def pod(self, namespace: str, name: str) -> V1Pod | None:
         return self._cached(
@@ -109,28 +110,32 @@ class Cluster:
         labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
         found = self._cached(
             ("pods", namespace, labels),
-            lambda core, t: core.list_namespaced_pod(
-                namespace, label_selector=labels, _request_timeout=t
-            ).items,
+            lambda core, t: (
+                core.list_namespaced_pod(namespace, label_selector=labels, _request_timeout=t).items
+            ),
         )
         return found or []
 
     def pods_on_node(self, node: str) -> list[V1Pod]:
         found = self._cached(
             ("pods-on", node),
-            lambda core, t: core.list_pod_for_all_namespaces(
-                field_selector=f"spec.nodeName={node}", _request_timeout=t
-            ).items,
+            lambda core, t: (
+                core.list_pod_for_all_namespaces(
+                    field_selector=f"spec.nodeName={node}", _request_timeout=t
+                ).items
+            ),
         )
         return found or []
 
     def node_events(self, node: str) -> list[CoreV1Event]:
         found = self._cached(
             ("events", node),
-            lambda core, t: core.list_event_for_all_namespaces(
-                field_selector=f"involvedObject.kind=Node,involvedObject.name={node}",
-                _request_timeout=t,
-            ).items,
+            lambda core, t: (
+                core.list_event_for_all_namespaces(
+                    field_selector=f"involvedObject.kind=Node,involvedObject.name={node}",
+                    _request_timeout=t,
+                ).items
+            ),
         )
         return found or []
 
@@ -153,7 +158,7 @@ class Cluster:
         return self._call(key, lambda t: read(self._apps, t) if self._apps else None)
 
     def _call(self, key: tuple[str, ...], read: Callable[[Any], T | None]) -> T | None:
-        """``read(timeouts)``; None for a 404; errors as NoAnswer or ClusterError."""
+        """``read(timeouts)``; None for a 404; errors as NoAnswerError or ClusterError."""
         if key in self._cache:
             return self._cache[key]
         self._latch.check()
@@ -179,11 +184,11 @@ class Cluster:
         return value
 
     @property
-    def unreachable(self) -> NoAnswer | None:
+    def unreachable(self) -> NoAnswerError | None:
         """The latched failure, if the API gave no answer."""
         try:
             self._latch.check()
-        except NoAnswer as failure:
+        except NoAnswerError as failure:
             return failure
         return None
 

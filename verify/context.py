@@ -1,7 +1,7 @@
 """What every check is given: the outputs, the three services, the budget; and shared facts.
 
 A check is a function ``(Context) -> Verdict``. It may raise ``Skip`` (it does not apply, or a
-check it needs failed), ``NoAnswer`` (a service gave no answer), or an error whose message says
+check it needs failed), ``NoAnswerError`` (a service gave no answer), or an error whose message says
 what went wrong; ``verify.run`` turns each into a line.
 """
 
@@ -20,7 +20,7 @@ from verify.inputs import Outputs
 from verify.web import App
 
 
-class Skip(Exception):
+class Skip(Exception):  # noqa: N818 - not an error: the check does not apply
     """The check does not apply here, or cannot run; the message says why."""
 
 

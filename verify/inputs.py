@@ -131,9 +131,7 @@ def parse_outputs(raw: Mapping[str, Any], *, need_kubeconfig: bool) -> Outputs:
         resource_group=_text(raw, "resourceGroupName"),
         app_namespace=_text(raw, "appNamespace", contract.DEFAULT_APP_NAMESPACE),
         workload=_workload(workload) if workload is not None else _single_pod(),
-        connector_namespace=_text(
-            raw, "connectorNamespace", contract.DEFAULT_CONNECTOR_NAMESPACE
-        ),
+        connector_namespace=_text(raw, "connectorNamespace", contract.DEFAULT_CONNECTOR_NAMESPACE),
         connector_deployment=_text(
             raw, "connectorDeployment", contract.DEFAULT_CONNECTOR_DEPLOYMENT
         ),

@@ -31,9 +31,7 @@ def virtual_node(ctx: Context) -> Verdict:
     )
     node = ctx.cluster.node(name)
     if node is None:
-        return Verdict(
-            False, f"no node {name}", f"the connector registers it: read `{logs}`"
-        )
+        return Verdict(False, f"no node {name}", f"the connector registers it: read `{logs}`")
     problems: list[str] = []
     ready = next(
         (c for c in (node.status.conditions if node.status else None) or [] if c.type == "Ready"),
@@ -50,7 +48,9 @@ def virtual_node(ctx: Context) -> Verdict:
             problems.append(f"label {key}={value} missing")
         elif labels[key] != value:
             problems.append(f"label {key}={labels[key]} (expected {value})")
-    taints = [(t.key, t.value or "", t.effect) for t in (node.spec.taints if node.spec else None) or []]
+    taints = [
+        (t.key, t.value or "", t.effect) for t in (node.spec.taints if node.spec else None) or []
+    ]
     expected_taint = contract.VIRTUAL_NODE_TAINT
     if expected_taint not in taints:
         problems.append(f"taint {_taint(expected_taint)} missing")
@@ -65,7 +65,8 @@ def virtual_node(ctx: Context) -> Verdict:
 
 
 def node_guard(ctx: Context) -> Verdict:
-    name = ctx.outputs.virtual_node
+    outputs = ctx.outputs
+    name = outputs.virtual_node
     node = _node(ctx)
     problems: list[str] = []
     seen_id = node.spec.provider_id if node.spec else None
@@ -80,8 +81,11 @@ def node_guard(ctx: Context) -> Verdict:
             False,
             "; ".join(problems),
             "the node guard beside the connector sets both whenever the node is (re)created; "
-            f"read `{CONNECTOR_LOGS.format(ns=ctx.outputs.connector_namespace, name=ctx.outputs.connector_deployment)}`."
-            " Without them GKE deletes the node about 40 s after the connector stops",
+            "read `"
+            + CONNECTOR_LOGS.format(
+                ns=outputs.connector_namespace, name=outputs.connector_deployment
+            )
+            + "`. Without them GKE deletes the node about 40 s after the connector stops",
         )
     return Verdict(True, f"providerID {seen_id} and label {key}={value}")
 
@@ -119,15 +123,19 @@ CHECKS = [
     Check(
         "virtual-node",
         "virtual node",
-        lambda o: f"{o.virtual_node} Ready, with the virtual-kubelet labels and taint "
-        f"{_taint(contract.VIRTUAL_NODE_TAINT)}",
+        lambda o: (
+            f"{o.virtual_node} Ready, with the virtual-kubelet labels and taint "
+            f"{_taint(contract.VIRTUAL_NODE_TAINT)}"
+        ),
         virtual_node,
     ),
     Check(
         "node-guard",
         "node guard",
-        lambda o: f"providerID {contract.provider_id(o.virtual_node)} and label "
-        + "=".join(contract.UNMANAGED_LABEL),
+        lambda o: (
+            f"providerID {contract.provider_id(o.virtual_node)} and label "
+            + "=".join(contract.UNMANAGED_LABEL)
+        ),
         node_guard,
     ),
     Check(
@@ -137,4 +145,3 @@ CHECKS = [
         node_deletions,
     ),
 ]
-

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from verify import aci_checks, http_checks, node_checks, stray_pods, workload_checks
 from verify.aci import AzureCheckError
-from verify.budget import BudgetSpent, NoAnswer
+from verify.budget import BudgetSpentError, NoAnswerError
 from verify.cluster import ClusterError
 from verify.context import Check, Context, Skip
 from verify.report import Result, Status
@@ -41,11 +41,11 @@ def run_one(ctx: Context, check: Check) -> Result:
         verdict = check.run(ctx)
     except Skip as skip:
         return line(Status.SKIP, str(skip))
-    except NoAnswer as failure:
+    except NoAnswerError as failure:
         if failure.repeat:
             return line(Status.SKIP, f"not checked: {failure}")
         return line(Status.FAIL, str(failure))
-    except (BudgetSpent, ClusterError, AzureCheckError) as failure:
+    except (BudgetSpentError, ClusterError, AzureCheckError) as failure:
         return line(Status.FAIL, str(failure))
     except Exception as error:  # a surprise from a library: one line, not a traceback
         return line(

@@ -42,7 +42,9 @@ def virtual_node_pods(ctx: Context) -> Verdict:
             by_daemon_set[(_namespace(pod), owner[1])].append(pod)
         else:
             kind = owner[0] if owner else "no owner"
-            lines.append(f"pod {_namespace(pod)}/{name_of(pod)} ({kind}) {phase_of(pod)}: {_cost([pod])}")
+            lines.append(
+                f"pod {_namespace(pod)}/{name_of(pod)} ({kind}) {phase_of(pod)}: {_cost([pod])}"
+            )
             fixes.append(KEEP_OFF)
     for (namespace, name), members in sorted(by_daemon_set.items()):
         daemon_set = _daemon_set(ctx, namespace, name)
@@ -68,7 +70,9 @@ def _namespace(pod: V1Pod) -> str:
 
 def _owner(pod: V1Pod) -> tuple[str, str] | None:
     references = (pod.metadata.owner_references if pod.metadata else None) or []
-    controller = next((r for r in references if r.controller), references[0] if references else None)
+    controller = next(
+        (r for r in references if r.controller), references[0] if references else None
+    )
     return (controller.kind, controller.name) if controller else None
 
 

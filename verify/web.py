@@ -28,7 +28,7 @@ class Answer:
     served_by: str | None
 
     def describe(self) -> str:
-        """``HTTP 503 with reason '...'`` (or ``error``), the app's own explanation when it has one."""
+        """``HTTP 503 with reason '...'`` (or ``error``): the app's own explanation, if any."""
         said = None
         if isinstance(self.json, dict):
             said = next(
@@ -86,9 +86,7 @@ class App:
                 allow_redirects=False,
             )
         except requests.RequestException as error:
-            raise self._latch.trip(
-                f"{method} {url} got no answer ({_describe(error)})"
-            ) from None
+            raise self._latch.trip(f"{method} {url} got no answer ({_describe(error)})") from None
         try:
             body = response.json()
         except ValueError:

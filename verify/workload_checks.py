@@ -88,7 +88,11 @@ def _replicas(ctx: Context) -> Verdict:
     seen = f"{len(running)} Running: {on_gke} on GKE nodes, {on_aci} on ACI ({node})"
     others = [f"{name_of(p)} {phase_of(p)}" for p in pods if not is_running(p)]
     if others:
-        seen += "; " + ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        seen += (
+            "; "
+            + ", ".join(others[:5])
+            + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        )
     fix = (
         f"`kubectl -n {outputs.app_namespace} get pods -l "
         + ",".join(f"{k}={v}" for k, v in sorted(workload.selector.items()))
