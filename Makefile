@@ -9,13 +9,13 @@ OUT ?= build/synth
 BIN := $(VENV)/bin
 SCAN_VENV ?= .venv-checkov
 
-.PHONY: help venv scan-venv test lint typecheck unit synth run-app up preview destroy outputs clean
+.PHONY: help venv scan-venv test lint typecheck unit synth run-app up preview destroy outputs verify clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # The virtual environment is rebuilt whenever a requirements file changes.
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt verify/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -66,6 +66,10 @@ preview: ## Show what `pulumi up` would change
 
 outputs: ## Print the stack's outputs (webIp, webUrl, ...)
 	pulumi stack output --stack $(STACK)
+
+# Needs what `make up` needs (the .venv it built, pulumi, gke-gcloud-auth-plugin, az login).
+verify: ## Check the deployed stack end to end: node, connector, app, ACI, database (docs/verify.md)
+	$(BIN)/python -m verify --stack $(STACK)
 
 destroy: ## Tear the stack down (see README "Teardown" for protected resources)
 	pulumi destroy --stack $(STACK)

@@ -16,7 +16,7 @@ from verify_world import VK, burst, single_pod
 
 from verify.budget import Budget
 from verify.context import Check, Context, Verdict
-from verify.inputs import parse_outputs
+from verify.inputs import UsageError, parse_outputs
 from verify.report import Status
 from verify.run import run_checks
 
@@ -69,6 +69,7 @@ def test_without_the_pulumi_cli_it_says_so(tmp_path: Path) -> None:
     [
         (lambda o: o.pop("virtualNodeName"), "the stack has no output 'virtualNodeName'"),
         (lambda o: o.update(webIp=""), "the output 'webIp' must be a non-empty string"),
+        (lambda o: o.update(webUrl="20.1.2.3:8080"), "the output 'webUrl' must be an http://"),
         (
             lambda o: o["appWorkload"].update(replicas=0),
             'the output \'appWorkload\' must be {"kind": "Pod"|"Deployment"',
@@ -80,8 +81,9 @@ def test_missing_or_malformed_outputs_are_usage_errors(change, message: str) -> 
     outputs = {**single_pod().outputs, "webUrl": "http://x", "kubeconfig": '{"clusters": [1]}'}
     outputs["appWorkload"] = dict(outputs["appWorkload"])
     change(outputs)
-    with pytest.raises(Exception, match=r"^" + message.replace("|", r"\|").replace("(", r"\(")):
+    with pytest.raises(UsageError) as error:
         parse_outputs(outputs, need_kubeconfig=True)
+    assert str(error.value).startswith(message)
 
 
 @pytest.mark.parametrize(

@@ -36,11 +36,15 @@ class Context:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a check saw, whether that is what was expected, and what to do if not."""
+    """What a check saw, whether that is what was expected, and what to do if not.
+
+    ``warning``: not as expected, but nothing to fix and nothing it costs (the run passes).
+    """
 
     ok: bool
     seen: str
     fix: str | None = None
+    warning: bool = False
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,11 @@ def parse_outputs(raw: Mapping[str, Any], *, need_kubeconfig: bool) -> Outputs:
     """
     workload = raw.get("appWorkload")
     kubeconfig = raw.get("kubeconfig")
+    web_url = _text(raw, "webUrl").rstrip("/")
+    if not web_url.startswith(("http://", "https://")):
+        raise UsageError(f"the output 'webUrl' must be an http:// or https:// URL, not {web_url!r}")
     return Outputs(
-        web_url=_text(raw, "webUrl").rstrip("/"),
+        web_url=web_url,
         web_ip=_text(raw, "webIp"),
         virtual_node=_text(raw, "virtualNodeName"),
         resource_group=_text(raw, "resourceGroupName"),

@@ -81,11 +81,9 @@ def node_guard(ctx: Context) -> Verdict:
             False,
             "; ".join(problems),
             "the node guard beside the connector sets both whenever the node is (re)created; "
-            "read `"
-            + CONNECTOR_LOGS.format(
-                ns=outputs.connector_namespace, name=outputs.connector_deployment
-            )
-            + "`. Without them GKE deletes the node about 40 s after the connector stops",
+            f"read `kubectl -n {outputs.connector_namespace} logs "
+            f"deploy/{outputs.connector_deployment} -c node-guard`. Without them GKE deletes "
+            "the node about 40 s after the connector stops",
         )
     return Verdict(True, f"providerID {seen_id} and label {key}={value}")
 

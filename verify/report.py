@@ -9,18 +9,23 @@ from enum import StrEnum
 
 class Status(StrEnum):
     PASS = "pass"
+    # Not as expected, but nothing the user can change and nothing it costs: reported, and the
+    # run still passes (GKE's own DaemonSet pods on the virtual node; see docs/verify.md).
+    WARN = "warn"
     FAIL = "fail"
     SKIP = "skip"
 
 
-MARKS = {Status.PASS: "✓", Status.FAIL: "✗", Status.SKIP: "-"}
+MARKS = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.SKIP: "-"}
 # For a terminal that cannot print the marks above.
-ASCII_MARKS = {Status.PASS: "ok", Status.FAIL: "FAIL", Status.SKIP: "-"}
+ASCII_MARKS = {Status.PASS: "ok", Status.WARN: "!", Status.FAIL: "FAIL", Status.SKIP: "-"}
+HINTS = {Status.FAIL: "Fix", Status.WARN: "Note"}
 
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome of one check. ``fix`` says what to do about a failure, when verify knows."""
+    """The outcome of one check. ``fix`` says what to do about a failure (or what a warning
+    means), when verify knows."""
 
     id: str
     title: str
@@ -31,29 +36,31 @@ class Result:
 
 
 def exit_code(results: list[Result]) -> int:
-    """0 when every check that ran passed, 1 when any failed."""
+    """0 when every check that ran passed (warnings included), 1 when any failed."""
     return 1 if any(r.status is Status.FAIL for r in results) else 0
 
 
 def render_line(result: Result, *, ascii_only: bool = False) -> str:
     marks = ASCII_MARKS if ascii_only else MARKS
     line = f"{marks[result.status]} {result.title}: expected {result.expected}; seen {result.seen}"
-    if result.fix and result.status is Status.FAIL:
-        line += f". Fix: {result.fix}"
+    hint = HINTS.get(result.status)
+    if result.fix and hint:
+        line += f". {hint}: {result.fix}"
     return line
 
 
 def summary(results: list[Result]) -> str:
-    failed = sum(r.status is Status.FAIL for r in results)
-    skipped = sum(r.status is Status.SKIP for r in results)
-    ran = len(results) - skipped
-    if failed:
-        return f"verify: {failed} of {ran} checks failed" + _skipped(skipped)
-    return f"verify: all {ran} checks passed" + _skipped(skipped)
-
-
-def _skipped(count: int) -> str:
-    return f" ({count} not run)" if count else ""
+    counts = {status: sum(r.status is status for r in results) for status in Status}
+    ran = len(results) - counts[Status.SKIP]
+    notes = [
+        f"{counts[Status.WARN]} with a warning" if counts[Status.WARN] else "",
+        f"{counts[Status.SKIP]} not run" if counts[Status.SKIP] else "",
+    ]
+    tail = ", ".join(n for n in notes if n)
+    tail = f" ({tail})" if tail else ""
+    if counts[Status.FAIL]:
+        return f"verify: {counts[Status.FAIL]} of {ran} checks failed{tail}"
+    return f"verify: all {ran} checks passed{tail}"
 
 
 def render_json(results: list[Result], *, stack: str | None) -> str:

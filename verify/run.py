@@ -52,7 +52,11 @@ def run_one(ctx: Context, check: Check) -> Result:
             Status.FAIL,
             f"verify could not complete this check ({type(error).__name__}: {error})",
         )
-    return line(Status.PASS if verdict.ok else Status.FAIL, verdict.seen, verdict.fix)
+    if not verdict.ok:
+        return line(Status.FAIL, verdict.seen, verdict.fix)
+    if verdict.warning:
+        return line(Status.WARN, verdict.seen, verdict.fix)
+    return line(Status.PASS, verdict.seen)
 
 
 def run_checks(

@@ -6,11 +6,17 @@ is reported, DaemonSet pods grouped by DaemonSet (GKE system DaemonSets that sel
 costs (a pod that cannot start in ACI has no container group and costs nothing; a running one is
 billed) and what it blocks (a DaemonSet's rolling update counts a pod that is not ready against
 ``maxUnavailable``, so its rollout stalls).
+
+A failure, except GKE's own DaemonSet pods that cannot start: they cost nothing, and nothing can
+keep them off without forking the connector (docs/decisions/0010-node-guard.md), so a failure
+would only teach people to ignore the exit status. They are a warning: reported, with what they
+block, and the run passes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from kubernetes.client import V1DaemonSet, V1Pod
 
@@ -34,27 +40,57 @@ def virtual_node_pods(ctx: Context) -> Verdict:
     if not stray:
         return Verdict(True, f"only the app's pods ({len(ours)})")
     by_daemon_set: dict[tuple[str, str], list[V1Pod]] = defaultdict(list)
-    lines: list[str] = []
-    fixes: list[str] = []
+    findings: list[Finding] = []
     for pod in stray:
         owner = _owner(pod)
         if owner is not None and owner[0] == "DaemonSet":
             by_daemon_set[(_namespace(pod), owner[1])].append(pod)
         else:
             kind = owner[0] if owner else "no owner"
-            lines.append(
-                f"pod {_namespace(pod)}/{name_of(pod)} ({kind}) {phase_of(pod)}: {_cost([pod])}"
+            findings.append(
+                Finding(
+                    f"pod {_namespace(pod)}/{name_of(pod)} ({kind}) {phase_of(pod)}: "
+                    f"{_cost([pod])}",
+                    KEEP_OFF,
+                    unfixable=False,
+                )
             )
-            fixes.append(KEEP_OFF)
     for (namespace, name), members in sorted(by_daemon_set.items()):
-        daemon_set = _daemon_set(ctx, namespace, name)
-        pod_names = ", ".join(f"{name_of(p)} {phase_of(p)}" for p in members)
-        lines.append(
-            f"DaemonSet {namespace}/{name} (pod {pod_names}): {_cost(members)}; "
-            f"{_blocks(daemon_set, members)}"
-        )
-        fixes.append(_daemon_set_fix(namespace, name, daemon_set))
-    return Verdict(False, "; ".join(lines), "; ".join(dict.fromkeys(fixes)))
+        findings.append(_daemon_set_finding(ctx, namespace, name, members))
+    seen = "; ".join(f.seen for f in findings)
+    fix = "; ".join(dict.fromkeys(f.fix for f in findings))
+    if all(f.unfixable for f in findings):
+        return Verdict(True, seen, fix, warning=True)
+    return Verdict(False, seen, fix)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One stray pod, or one DaemonSet's pods: what it is, what to do, and whether anything can
+    be done (GKE's own DaemonSet pods that cannot start cost nothing and cannot be kept off)."""
+
+    seen: str
+    fix: str
+    unfixable: bool
+
+
+def _daemon_set_finding(ctx: Context, namespace: str, name: str, pods: list[V1Pod]) -> Finding:
+    daemon_set = _daemon_set(ctx, namespace, name)
+    pod_names = ", ".join(f"{name_of(p)} {phase_of(p)}" for p in pods)
+    seen = (
+        f"DaemonSet {namespace}/{name} (pod {pod_names}): {_cost(pods)}; "
+        f"{_blocks(daemon_set, pods)}"
+    )
+    labels = (daemon_set.metadata.labels if daemon_set and daemon_set.metadata else None) or {}
+    key, value = contract.RECONCILED_LABEL
+    if labels.get(key) != value:
+        return Finding(seen, f"for {namespace}/{name}, {KEEP_OFF}", unfixable=False)
+    fix = (
+        f"{namespace}/{name} is GKE's: its add-on manager reverts edits ({key}={value}), and "
+        f"azure-aci labels its node kubernetes.io/os=linux, so it cannot be kept off; see {DOCS}"
+    )
+    # Costs nothing while none of its pods runs there; a running one is billed: a failure.
+    return Finding(seen, fix, unfixable=not any(is_running(p) for p in pods))
 
 
 def _is_the_apps(pod: V1Pod, outputs: Outputs) -> bool:
@@ -111,17 +147,6 @@ def _blocks(daemon_set: V1DaemonSet | None, pods: list[V1Pod]) -> str:
         f"counts against maxUnavailable {limit} of its rolling updates (numberUnavailable "
         f"{unavailable}), so a rollout of it stalls"
     )
-
-
-def _daemon_set_fix(namespace: str, name: str, daemon_set: V1DaemonSet | None) -> str:
-    labels = (daemon_set.metadata.labels if daemon_set and daemon_set.metadata else None) or {}
-    key, value = contract.RECONCILED_LABEL
-    if labels.get(key) == value:
-        return (
-            f"{namespace}/{name} is GKE's: its add-on manager reverts edits "
-            f"({key}={value}); see {DOCS}"
-        )
-    return f"for {namespace}/{name}, {KEEP_OFF}"
 
 
 CHECKS = [
