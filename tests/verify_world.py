@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -580,10 +579,6 @@ class Outcome:
             for line in self.stdout.splitlines()
             if line[:1] in ("✓", "✗", "-") and ": expected " in line
         }
-
-
-def copy(world: World) -> World:
-    return deepcopy(world)
 
 
 def run(world: World, folder: Path, *extra: str) -> Outcome:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 
 from azure.core.credentials import TokenCredential
@@ -29,7 +28,7 @@ from azure.mgmt.containerinstance import ContainerInstanceManagementClient
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
 from verify.budget import Budget, Latch, bounded
-from verify.inputs import UsageError
+from verify.inputs import UsageError, run_tool
 
 PUBLIC_CLOUD = "https://management.azure.com"
 CLI_SECONDS = 10.0
@@ -68,17 +67,7 @@ def subscription_id(given: str | None, from_outputs: str | None) -> str:
             return value.strip()
     az = shutil.which("az")
     if az is not None:
-        try:
-            shown = subprocess.run(
-                [az, "account", "show", "--query", "id", "--output", "tsv"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=CLI_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            shown = None
+        shown = run_tool([az, "account", "show", "--query", "id", "--output", "tsv"], CLI_SECONDS)
         if shown is not None and shown.returncode == 0 and shown.stdout.strip():
             return shown.stdout.strip()
     raise UsageError(

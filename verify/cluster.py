@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import new_client_from_config, new_client_from_config_dict
 
-from verify.budget import Budget, Latch, NoAnswerError, bounded
+from verify.budget import Budget, Latch, bounded
 from verify.inputs import UsageError
 
 T = TypeVar("T")
@@ -182,15 +182,6 @@ class Cluster:
             ) from None
         self._cache[key] = value
         return value
-
-    @property
-    def unreachable(self) -> NoAnswerError | None:
-        """The latched failure, if the API gave no answer."""
-        try:
-            self._latch.check()
-        except NoAnswerError as failure:
-            return failure
-        return None
 
 
 def _transport(error: urllib3.exceptions.HTTPError) -> str:

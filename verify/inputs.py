@@ -73,10 +73,22 @@ def _pulumi_outputs(stack: str | None, seconds: float) -> str:
     if stack:
         command += ["--stack", stack]
     shown = "pulumi stack output" + (f" --stack {stack}" if stack else "")
+    result = run_tool(command, seconds, cwd=PROJECT_DIR)
+    if result is None:
+        raise UsageError(f"`{shown}` did not finish within {seconds:.0f} s")
+    if result.returncode != 0:
+        raise UsageError(f"`{shown}` failed: {_pulumi_error(result.stderr)}")
+    return result.stdout
+
+
+def run_tool(
+    command: list[str], seconds: float, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str] | None:
+    """Run a command-line tool without input, capturing its output; None when it times out."""
     try:
-        result = subprocess.run(
+        return subprocess.run(
             command,
-            cwd=PROJECT_DIR,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -84,10 +96,7 @@ def _pulumi_outputs(stack: str | None, seconds: float) -> str:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise UsageError(f"`{shown}` did not finish within {seconds:.0f} s") from None
-    if result.returncode != 0:
-        raise UsageError(f"`{shown}` failed: {_pulumi_error(result.stderr)}")
-    return result.stdout
+        return None
 
 
 def _pulumi_error(stderr: str) -> str:
