@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 SCAN_VENV ?= .venv-checkov
 
 .PHONY: help venv scan-venv test lint lint-workflows typecheck unit synth run-app up preview \
-  destroy outputs clean
+  destroy outputs verify clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(RUNTIME): requirements.txt | $(BIN)/python
+$(RUNTIME): requirements.txt verify/requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
@@ -108,6 +108,11 @@ preview: $(RUNTIME) ## Check, select or create the stack, and show what `pulumi 
 outputs: ## Print the stack's outputs (webIp, webUrl, ...)
 	$(PYTHON) -m preflight --for outputs --stack $(STACK)
 	pulumi stack output --stack $(STACK)
+
+# Needs what `make up` needs (the .venv it built, pulumi, gke-gcloud-auth-plugin, az login).
+verify: $(RUNTIME) ## Check the deployed stack end to end: node, connector, app, ACI, database (docs/verify.md)
+	$(BIN)/python -m preflight --for verify --stack $(STACK)
+	$(BIN)/python -m verify --stack $(STACK)
 
 destroy: ## Tear the stack down (see README "Teardown" for protected resources)
 	$(PYTHON) -m preflight --for destroy --stack $(STACK)

@@ -197,7 +197,8 @@ def docker_buildx(machine: Machine) -> Missing | None:
 
 # What each target needs, in the order its messages are printed. `outputs` only reads the
 # state; `destroy` deletes through both clouds' APIs and the cluster's; `verify` reads the
-# outputs (the kubeconfig is a secret) and talks to the cluster. Previews never build the app.
+# outputs (the kubeconfig is a secret), talks to the cluster and reads the container groups in
+# Azure (`python -m verify --skip azure` runs without Azure). Previews never build the app.
 NEEDS: Mapping[str, tuple[Check, ...]] = {
     "up": (
         pulumi_cli,
@@ -211,7 +212,7 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
     "preview": (pulumi_cli, state_passphrase, gcp_project, gcloud, gke_auth_plugin, azure_login),
     "outputs": (pulumi_cli, state_passphrase),
     "destroy": (pulumi_cli, state_passphrase, gcloud, gke_auth_plugin, azure_login),
-    "verify": (pulumi_cli, state_passphrase, gcloud, gke_auth_plugin),
+    "verify": (pulumi_cli, state_passphrase, gcloud, gke_auth_plugin, azure_login),
 }
 
 

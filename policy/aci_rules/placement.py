@@ -2,10 +2,11 @@
 
 The virtual node is what azure-aci v1.6.4 registers: labels from virtual-kubelet v1.11.0
 ``node/nodeutil/controller.go`` (``type``, ``kubernetes.io/role``, ``kubernetes.io/hostname``) and
-azure-aci ``pkg/provider/vk_node.go`` 30-33 (``kubernetes.io/os``, ``beta.kubernetes.io/os``),
-and the taint ``virtual-kubelet.io/provider=azure:NoSchedule`` (``cmd/virtual-kubelet/main.go``
-53-55). A pod lands there when it is bound to the node by name, or when it tolerates the taint
-and its node selector and required node affinity match those labels (N1-N3 in
+azure-aci ``pkg/provider/vk_node.go`` ``ConfigureNode`` 27-36 (the OS, the load-balancer
+exclusions, ``kubernetes.azure.com/managed``), and the taint
+``virtual-kubelet.io/provider=azure:NoSchedule`` (``cmd/virtual-kubelet/main.go`` 53-55). A pod
+lands there when it is bound to the node by name, or when it tolerates the taint and its node
+selector and required node affinity match those labels (N1-N3 in
 ``shared/notes/aci-pod-rules.md``). A blanket toleration (``operator: Exists`` without a key)
 tolerates the taint too, which is how DaemonSets end up on the virtual node (N5).
 """
@@ -49,6 +50,8 @@ def _connector_labels(name: str) -> dict[str, str]:
         "kubernetes.io/os": "linux",
         "beta.kubernetes.io/os": "linux",
         "node.kubernetes.io/exclude-from-external-load-balancers": "true",
+        "alpha.service-controller.kubernetes.io/exclude-balancer": "true",
+        "kubernetes.azure.com/managed": "false",
     }
 
 
