@@ -9,8 +9,8 @@ OUT ?= build/synth
 BIN := $(VENV)/bin
 SCAN_VENV ?= .venv-checkov
 
-.PHONY: help venv scan-venv test lint lint-workflows typecheck unit synth run-app up preview \
-  destroy outputs verify clean
+.PHONY: help venv scan-venv test lint lint-workflows typecheck unit synth synth-samples run-app \
+  up preview destroy outputs verify clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -81,7 +81,14 @@ unit: $(DEV) scan-venv ## pytest: the program under Pulumi's mock engine, offlin
 synth: $(SYNTH) ## Render and check the stack offline into $(OUT) (STACK=dev, OUT=build/synth)
 	$(BIN)/python -m synth --stack $(STACK) --out $(OUT)
 
-test: lint typecheck unit synth ## Everything CI runs: lint, types, tests, synth of the stack
+# The sample stacks `make test` renders: the default, and burst mode (Pulumi.burst.yaml).
+SAMPLE_STACKS := dev burst
+synth-samples: $(SYNTH) ## Render and check every sample stack offline into build/synth-<stack>
+	for stack in $(SAMPLE_STACKS); do \
+	  $(BIN)/python -m synth --stack $$stack --out build/synth-$$stack || exit 1; \
+	done
+
+test: lint typecheck unit synth-samples ## Everything CI runs: lint, types, tests, synth of the samples
 
 run-app: $(DEV) ## Run our app locally: DB=mongodb://localhost:27017/todo make run-app
 	@test -n "$$DB" || { echo "set DB, e.g. DB=mongodb://localhost:27017/todo make run-app"; exit 2; }

@@ -17,6 +17,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from synth.aci import aci_summary_lines, aci_workloads
 from synth.cost import CostEstimate, cost_markdown
 from synth.engine import UNKNOWN, Deployment, Registration, redact
 from synth.graph import CLOUDS, OTHER, ResourceGraph, cloud_of, mermaid, short_type
@@ -161,6 +162,8 @@ class Summary:
     validation: Validation
     notes: list[str]
     cost: CostEstimate | None = None
+    # One line per workload that may run on the virtual node: size, placement, conformance.
+    aci: list[str] = field(default_factory=list)
 
 
 def summarize(
@@ -187,6 +190,7 @@ def summarize(
         validation=validation,
         notes=notes,
         cost=cost,
+        aci=aci_summary_lines(aci_workloads(deployment)),
     )
 
 
@@ -201,6 +205,8 @@ def summary_text(summary: Summary) -> str:
         f"{len(summary.validation.failures)} failed"
     )
     lines.extend(f"    FAILED {failure}" for failure in summary.validation.failures)
+    lines.append("  may run on ACI (held to the ACI rules, policy/aci_rules):")
+    lines.extend(f"    {workload}" for workload in summary.aci)
     lines.extend(f"  note: {note}" for note in summary.notes)
     if summary.cost is not None:
         lines.append(
@@ -249,6 +255,10 @@ def plan_markdown(graph: ResourceGraph, summary: Summary) -> str:
         f"Cross-cloud flows:\n\n{flows}\n\n"
         f"Kubernetes manifests: {checks.checked} schema checks against Kubernetes "
         f"{', '.join(KUBERNETES_VERSIONS)}, {len(checks.failures)} failed.\n\n"
+        "Workloads that may run on ACI, held to the ACI rules (`policy/aci_rules`), which the "
+        "program applies to its own before it deploys anything:\n\n"
+        + "".join(f"- {workload}\n" for workload in summary.aci)
+        + "\n"
         f"Files: {files_line(summary.files)}.\n\n"
         + (
             f"Monthly cost: about **{summary.cost.total_text()}** "

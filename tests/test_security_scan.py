@@ -14,10 +14,12 @@ from components.scan_skips import ANNOTATION_PREFIX, checkov_skips
 from synth.cli import synthesize
 
 
-@pytest.fixture(scope="module")
-def manifests(tmp_path_factory: pytest.TempPathFactory) -> Path:
+# The sample stacks: the default (the single web pod in ACI) and burst mode (Pulumi.burst.yaml:
+# replicas that also run on GKE nodes, the entry proxy, its load balancer).
+@pytest.fixture(scope="module", params=["dev", "burst"])
+def manifests(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("scan") / "synth"
-    synthesize(PROJECT_DIR, "dev", out)
+    synthesize(PROJECT_DIR, request.param, out)
     return out / "manifests"
 
 
