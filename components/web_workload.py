@@ -323,7 +323,7 @@ def scan_skips(
     if contract.database_file is None:
         skips["CKV_K8S_35"] = (
             "this image reads its connection string only from an environment variable (appImage "
-            "contract; a known limit in the README)"
+            "contract; a known limit in docs/security.md)"
         )
     if app.single_pod:
         skips["CKV2_K8S_6"] = (

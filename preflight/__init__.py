@@ -116,7 +116,7 @@ def state_passphrase(machine: Machine) -> Missing | None:
         "PULUMI_CONFIG_PASSPHRASE",
         "not set; the local state backend (.pulumi-state/) encrypts the stack's secrets with a "
         "passphrase: export PULUMI_CONFIG_PASSPHRASE='<your passphrase>' (or "
-        'PULUMI_CONFIG_PASSPHRASE_FILE=<file>); README "State" has the other backends',
+        "PULUMI_CONFIG_PASSPHRASE_FILE=<file>); docs/state.md has the other backends",
     )
 
 

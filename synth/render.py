@@ -47,7 +47,7 @@ def _unknowns(value: Any) -> Any:
 
 
 def resources_document(deployment: Deployment, graph: ResourceGraph) -> dict[str, Any]:
-    """The resources.json document (schema in README "Offline synth")."""
+    """The resources.json document (schema in docs/synth.md)."""
     by_urn = deployment.by_urn
 
     def entry(r: Registration) -> dict[str, Any]:

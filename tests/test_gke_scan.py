@@ -31,7 +31,7 @@ TERRAFORM_TYPES = {
 CLUSTER = "google_container_cluster.gke"
 NODE_POOL = "google_container_node_pool.gke_nodes"
 
-# What the cluster leaves out on purpose, and where that is said (README, Security).
+# What the cluster leaves out on purpose, and where that is said (docs/security.md).
 OPT_INS = {
     "CKV_GCP_20": "authorized control-plane networks: the authorizedNetworks setting",
     "CKV_GCP_25": "private cluster: the privateNodes setting",
