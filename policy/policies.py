@@ -650,6 +650,7 @@ def validation_args(
     protect: bool = False,
     name: str = "resource",
     urn: str = "",
+    config: Mapping[str, Any] | None = None,
 ) -> ResourceValidationArgs:
     """What the analyzer hands a validator for one resource (options other than protect empty)."""
     return ResourceValidationArgs(
@@ -667,6 +668,7 @@ def validation_args(
             parent=None,
         ),
         provider=None,
+        config=config,
     )
 
 

@@ -13,13 +13,11 @@ from typing import Any
 import pytest
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyCustomTimeouts,
-    PolicyResourceOptions,
     ResourceValidationArgs,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from policy.policies import ACI_CONFORMANCE, evaluate
+from policy.policies import ACI_CONFORMANCE, evaluate, validation_args
 
 TOLERATION = {"key": "virtual-kubelet.io/provider", "operator": "Exists", "effect": "NoSchedule"}
 
@@ -117,23 +115,7 @@ def test_values_unknown_in_a_preview_neither_fail_nor_stop_the_policy() -> None:
 def _args(
     resource_type: str, props: dict[str, Any], config: dict[str, Any]
 ) -> ResourceValidationArgs:
-    return ResourceValidationArgs(
-        resource_type=resource_type,
-        props=unknown_checking_proxy(props),
-        urn=f"urn:pulumi:dev::gke-aci::{resource_type}::batch",
-        name="batch",
-        opts=PolicyResourceOptions(
-            protect=False,
-            ignore_changes=[],
-            delete_before_replace=None,
-            aliases=[],
-            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-            additional_secret_outputs=[],
-            parent=None,
-        ),
-        provider=None,
-        config=config,
-    )
+    return validation_args(resource_type, unknown_checking_proxy(props), config=config)
 
 
 def test_the_virtual_node_names_are_the_policys_config() -> None:
