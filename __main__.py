@@ -8,6 +8,7 @@ group into the connector, the Cosmos DB connection string into the app.
 import pulumi
 from pulumi_azure_native import authorization
 
+from components.aci_check import require_aci_conformance
 from components.aci_connector import (
     AciConnector,
     AciConnectorArgs,
@@ -28,7 +29,6 @@ from components.service_principal import (
 )
 from components.todo_app import TodoApp, TodoAppArgs
 from components.web_workload import NAMESPACE as APP_NAMESPACE
-from components.web_workload import require_aci_conformance
 from settings import ConnectorRole, load_settings
 
 # Validated before any resource exists: a bad value stops here with one message, and so does a

@@ -7,33 +7,23 @@ One builder makes the pod spec the program sends, in every mode of ``appPlacemen
 - more replicas in ``aci``: a Deployment whose pods are all pinned to the virtual node;
 - ``burst``: a Deployment whose pods fill the GKE nodes first and overflow to ACI.
 
-Before any resource is registered, ``require_aci_conformance`` renders the same spec with
-placeholders for the values other resources compute and holds it to the ACI rules
-(``policy/aci_rules``): a pod ACI would refuse minutes into ``pulumi up`` stops the program at
-once, naming rule, field and fix (docs/decisions/0007-aci-rules-shared-module.md).
+Before any resource is registered, components/aci_check.py renders the same spec with
+placeholders for the values other resources compute and holds it to the ACI rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.app_contract import PORT_VARIABLE, AppContract
-from components.kube_form import NOT_KNOWN_YET, api_form, is_not_known_yet
+from components.kube_form import NOT_KNOWN_YET
 from components.scan_skips import checkov_skips
-from policy.aci_rules import (
-    DNS_LABEL_ANNOTATION,
-    VIRTUAL_NODE_LABEL,
-    VIRTUAL_NODE_TAINT,
-    Violation,
-    aci_violations,
-    virtual_node,
-)
-from settings import PROJECT, AppPlacement, AppSettings
+from policy.aci_rules import DNS_LABEL_ANNOTATION, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
+from settings import AppPlacement, AppSettings
 
 NAMESPACE = "todo"
 WEB = "web"
@@ -335,68 +325,3 @@ def scan_skips(
         skips["CKV_K8S_14"] = digest
         skips["CKV_K8S_43"] = digest
     return checkov_skips(skips)
-
-
-# --- The check before anything is deployed ------------------------------------------------------
-
-# Which setting shapes the fields a violation can name.
-_SETTING_OF_FIELD = {
-    "resources.requests.cpu": "appCpu",
-    "resources.limits.cpu": "appCpu",
-    "resources.requests.memory": "appMemory",
-    "resources.limits.memory": "appMemory",
-    "resources.requests": "appCpu and appMemory",
-    "ports": "appPort",
-    DNS_LABEL_ANNOTATION: "aciDnsLabel",
-}
-
-
-class AciConformanceError(pulumi.RunError):
-    """A pod bound for the virtual node breaks the ACI rules; Pulumi prints this without a trace."""
-
-    def __init__(self, workload: str, node: str, violations: list[Violation]) -> None:
-        self.violations = violations
-        lines = "\n".join(f"  - {v}{_setting_hint(v)}" for v in violations)
-        super().__init__(
-            f"{workload} may run on the virtual node {node!r}, where ACI would refuse it "
-            f"(rules: policy/aci_rules):\n{lines}"
-        )
-
-
-def _setting_hint(violation: Violation) -> str:
-    for field, key in _SETTING_OF_FIELD.items():
-        if field in violation.field:
-            return f" [set by {PROJECT}:{key}]"
-    return ""
-
-
-def web_workload_object(
-    app: AppSettings, contract: AppContract, inputs: WebPodInputs
-) -> dict[str, Any]:
-    """The app's Pod or Deployment as the cluster will see it (API form)."""
-    metadata = {"name": WEB, "namespace": NAMESPACE, "labels": WEB_LABELS}
-    if app.single_pod:
-        return {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {**metadata, "annotations": web_pod_annotations(app)},
-            "spec": api_form(web_pod_spec(app, contract, inputs)),
-        }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata,
-        "spec": api_form(web_deployment_spec(app, contract, inputs)),
-    }
-
-
-def require_aci_conformance(
-    app: AppSettings, contract: AppContract, virtual_node_name: str, *, private_registry: bool
-) -> None:
-    """Stops the program (AciConformanceError) when the app's pods break an ACI rule."""
-    inputs = placeholder_inputs(virtual_node_name, private_registry=private_registry)
-    workload = web_workload_object(app, contract, inputs)
-    violations = aci_violations(workload, [virtual_node(virtual_node_name)], is_not_known_yet)
-    if violations:
-        name = f"{workload['kind']} {NAMESPACE}/{WEB}"
-        raise AciConformanceError(name, virtual_node_name, violations)

@@ -21,13 +21,10 @@ from fake_cloud import (
     run_program,
 )
 
+from components.aci_check import AciConformanceError, web_workload_object
 from components.app_contract import contract_for
 from components.kube_form import NOT_KNOWN_YET, api_form
-from components.web_workload import (
-    AciConformanceError,
-    placeholder_inputs,
-    web_workload_object,
-)
+from components.web_workload import placeholder_inputs
 from policy.aci_rules import aci_violations, runs_on_virtual_node, virtual_node
 from settings import load_settings
 
