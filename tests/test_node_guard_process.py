@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fake_kubernetes_api import Authority, FakeKubernetesApi, virtual_node
+from fake_kubernetes_api import FakeKubernetesApi, virtual_node
+from loopback_http import Authority
 
 from components.node_guard import PYTHON_FLAGS, SCRIPT
 
@@ -94,7 +95,7 @@ class Guard:
 
 @pytest.fixture
 def authority() -> Authority:
-    return Authority.create()
+    return Authority()
 
 
 @pytest.fixture
@@ -103,16 +104,15 @@ def service_account(tmp_path: Path, authority: Authority) -> Path:
     folder = tmp_path / "serviceaccount"
     folder.mkdir()
     (folder / "token").write_text("token-1")
-    (folder / "ca.crt").write_bytes(authority.ca_pem)
+    authority.write_ca(folder / "ca.crt")
     (folder / "namespace").write_text("aci-connector")
     return folder
 
 
 @pytest.fixture
-def api(tmp_path: Path, authority: Authority) -> Iterator[FakeKubernetesApi]:
-    server = FakeKubernetesApi(authority, tmp_path / "apiserver").start()
-    yield server
-    server.stop()
+def api(authority: Authority) -> Iterator[FakeKubernetesApi]:
+    with FakeKubernetesApi(authority).serve() as server:
+        yield server
 
 
 @pytest.fixture
@@ -304,7 +304,7 @@ def test_an_unreachable_api_server_is_retried(start: Callable[..., Guard]) -> No
 def test_an_api_server_the_cluster_ca_did_not_sign_gets_no_request(
     api: FakeKubernetesApi, start: Callable[..., Guard], service_account: Path
 ) -> None:
-    (service_account / "ca.crt").write_bytes(Authority.create("another-ca").ca_pem)
+    Authority().write_ca(service_account / "ca.crt")
     guard = start()
     guard.wait_for_log("CERTIFICATE_VERIFY_FAILED")
     # The handshake failed, so no request (and no token) ever reached the server.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import pulumi
 import pytest
 from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
+from loopback_http import serving
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.readiness_gate import (
@@ -336,15 +336,8 @@ def server() -> Iterator[tuple[str, Script]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", script
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serving(Handler) as port:
+        yield f"http://127.0.0.1:{port}", script
 
 
 JSON = {"Content-Type": "application/json"}

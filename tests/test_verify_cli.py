@@ -26,7 +26,7 @@ def test_make_verify_reads_the_stack_through_pulumi(tmp_path: Path) -> None:
         running.install_tools(pulumi=True)
         outcome = running.verify_process("--stack", "dev", outputs=False)
         argv = json.loads(running.pulumi_argv_file.read_text())
-        ca = running.tls.ca_pem().decode()
+        ca = running.tls.ca_pem.decode()
     assert outcome.code == 0, outcome.stdout + outcome.stderr
     assert argv == [
         "stack",

@@ -8,27 +8,25 @@
   dispatcher (the entry point of the burst mode), on one store.
 - ``Silent``: accepts connections and never answers.
 
-TLS uses a throwaway CA (trustme): the kubeconfig carries it as certificate-authority-data, the
-Azure SDK trusts it through REQUESTS_CA_BUNDLE, as it would a corporate CA.
+TLS uses a throwaway CA (tests/loopback_http.py): the kubeconfig carries it as
+certificate-authority-data, the Azure SDK trusts it through REQUESTS_CA_BUNDLE, as it would a
+corporate CA.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import socket
-import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import trustme
+from loopback_http import Authority, JsonHandler, running, serving
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
@@ -53,48 +51,12 @@ class Recorded:
     authorization: str | None
 
 
-class _JsonServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-@contextmanager
-def _serving(handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None) -> Iterator[int]:
-    server = _JsonServer(("127.0.0.1", 0), handler)
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class Tls:
-    """A throwaway CA and a certificate for 127.0.0.1."""
-
-    def __init__(self, folder: Path) -> None:
-        self.ca = trustme.CA()
-        self.server = self.ca.issue_cert("127.0.0.1")
-        self.ca_file = folder / "ca.pem"
-        self.ca.cert_pem.write_to_path(str(self.ca_file))
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.server.configure_cert(context)
-        return context
-
-    def ca_pem(self) -> bytes:
-        return self.ca.cert_pem.bytes()
-
-
 def _handler(
     answer: Callable[[str, str, dict[str, list[str]]], tuple[int, Json]],
     record: list[Recorded],
     token: str,
-) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def _serve(self) -> None:
             parts = urlsplit(self.path)
             query = parse_qs(parts.query)
@@ -104,12 +66,7 @@ def _handler(
                 status, body = 401, {"kind": "Status", "code": 401, "reason": "Unauthorized"}
             else:
                 status, body = answer(self.command, parts.path, query)
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.send_json(status, body)
 
         def do_GET(self) -> None:
             self._serve()
@@ -125,9 +82,6 @@ def _handler(
 
         def do_DELETE(self) -> None:
             self._serve()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
 
     return Handler
 
@@ -190,7 +144,7 @@ def _list(kind: str, items: list[Json]) -> tuple[int, Json]:
 class KubernetesApi:
     """The Kubernetes API's read paths, over HTTPS, for the objects in ``cluster``."""
 
-    def __init__(self, cluster: Cluster, tls: Tls) -> None:
+    def __init__(self, cluster: Cluster, tls: Authority) -> None:
         self.cluster = cluster
         self.tls = tls
         self.requests: list[Recorded] = []
@@ -232,7 +186,7 @@ class KubernetesApi:
     @contextmanager
     def serve(self) -> Iterator[str]:
         handler = _handler(self.answer, self.requests, KUBE_TOKEN)
-        with _serving(handler, self.tls.server_context()) as port:
+        with serving(handler, self.tls) as port:
             yield f"127.0.0.1:{port}"
 
 
@@ -269,7 +223,7 @@ def container_group(name: str, ip: str, state: str = "Running") -> Json:
 
 
 class ResourceManager:
-    def __init__(self, azure: Azure, tls: Tls) -> None:
+    def __init__(self, azure: Azure, tls: Authority) -> None:
         self.azure = azure
         self.tls = tls
         self.requests: list[Recorded] = []
@@ -301,7 +255,7 @@ class ResourceManager:
     @contextmanager
     def serve(self) -> Iterator[str]:
         handler = _handler(self.answer, self.requests, AZURE_TOKEN)
-        with _serving(handler, self.tls.server_context()) as port:
+        with serving(handler, self.tls) as port:
             yield f"https://127.0.0.1:{port}"
 
 
@@ -331,13 +285,8 @@ def serve_app(store: TodoStore, served_by: list[ServedBy]) -> Iterator[str]:
 @contextmanager
 def serve_wsgi(app: Any) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class _Quiet(WSGIRequestHandler):

@@ -37,6 +37,7 @@ APP_DIR = Path(__file__).resolve().parent.parent / "app"
 if str(APP_DIR) not in sys.path:
     sys.path.insert(0, str(APP_DIR))
 
+from loopback_http import Authority  # noqa: E402
 from todo.db import TodoStore  # noqa: E402
 from todo.model import Todo  # noqa: E402
 from todo.served_by import ServedBy  # noqa: E402
@@ -48,7 +49,6 @@ from verify_servers import (  # noqa: E402
     KubernetesApi,
     ResourceManager,
     Silent,
-    Tls,
     container_group,
     serve_app,
 )
@@ -268,7 +268,8 @@ class World:
     def running(self, folder: Path, *, silent: frozenset[str] = frozenset()) -> Iterator[Running]:
         """Serve this world; the services named in ``silent`` (``kubernetes``, ``azure``,
         ``app``) accept connections and never answer."""
-        tls = Tls(folder)
+        tls = Authority()
+        ca_file = tls.write_ca(folder / "ca.pem")
         kube, arm = KubernetesApi(self.cluster, tls), ResourceManager(self.azure, tls)
         quiet = Silent()
         with (
@@ -282,14 +283,14 @@ class World:
                 arm_url = f"https://127.0.0.1:{quiet.port}"
             if "app" in silent:
                 app_url = f"http://127.0.0.1:{quiet.port}"
-            ca = base64.b64encode(tls.ca_pem()).decode()
+            ca = base64.b64encode(tls.ca_pem).decode()
             outputs = {
                 **self.outputs,
                 "webUrl": app_url,
                 "kubeconfig": gke_kubeconfig("proj", "us-west1-a", "gke-aci", endpoint, ca),
             }
             try:
-                yield Running(self, folder, outputs, tls, kube, arm, arm_url, app_url)
+                yield Running(self, folder, outputs, tls, ca_file, kube, arm, arm_url, app_url)
             finally:
                 quiet.close()
 
@@ -463,7 +464,8 @@ class Running:
     world: World
     folder: Path
     outputs: Json
-    tls: Tls
+    tls: Authority
+    ca_file: Path
     kube: KubernetesApi
     arm: ResourceManager
     arm_url: str
@@ -517,7 +519,7 @@ class Running:
             **kept,
             "PATH": str(self.bin),
             "AZURE_TOKEN_CREDENTIALS": "AzureCliCredential",
-            "REQUESTS_CA_BUNDLE": str(self.tls.ca_file),
+            "REQUESTS_CA_BUNDLE": str(self.ca_file),
             **extra,
         }
 
