@@ -230,12 +230,21 @@ def test_outputs_and_destroy_run_without_pyyaml() -> None:
 
 def make_dry_run(target: str) -> list[str]:
     result = subprocess.run(
-        ["make", "-n", target, "STACK=dev", "VENV=/nonexistent/venv", "PYTHON=python3"],
+        [
+            "make",
+            "--no-print-directory",
+            "-n",
+            target,
+            "STACK=dev",
+            "VENV=/nonexistent/venv",
+            "PYTHON=python3",
+        ],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "MAKEFLAGS": ""},
+        # As a user runs it, also when the tests themselves run under `make test`.
+        env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")},
     )
     return result.stdout.splitlines()
 
