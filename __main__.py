@@ -146,6 +146,8 @@ pulumi.export("webUrl", app.web_url)
 pulumi.export("kubeconfig", gke.kubeconfig)
 pulumi.export("clusterName", gke.cluster_name)
 pulumi.export("resourceGroupName", data.resource_group_name)
+# The subscription the stack deployed to, so `make verify` reads the container groups there.
+pulumi.export("azureSubscriptionId", azure_account.subscription_id)
 pulumi.export("cosmosAccountName", data.account_name)
 pulumi.export("cosmosDatabaseName", data.database_name)
 pulumi.export("virtualNodeName", connector.virtual_node_name)

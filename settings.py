@@ -19,6 +19,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Final, TypeVar
@@ -557,6 +558,9 @@ def load_settings(
             "user (any port with appImage)",
         )
 
+    if app.placement is AppPlacement.ACI and not app.single_pod:
+        _check_rollout_fits_the_quota(reader, app, connector.quota)
+
     if app.dns_label and not app.single_pod:
         # The label is unique in the region: one pod may carry it, and with several replicas
         # the entry point's load balancer is the public address.
@@ -569,6 +573,40 @@ def load_settings(
     if reader.problems:
         raise ConfigError(reader.problems)
     return Settings(gke=gke, cosmos=cosmos, connector=connector, credentials=credentials, app=app)
+
+
+def _check_rollout_fits_the_quota(reader: _Reader, app: AppSettings, quota: AciQuota) -> None:
+    """All replicas in ACI, plus the one more a rollout starts, fit the virtual node's capacity.
+
+    The Deployment rolls with maxSurge 1 and maxUnavailable 0 (components/web_workload.py), and
+    the scheduler keeps a pod beyond the virtual node's advertised capacity (the aciQuota*
+    settings) Pending, so a stack filled to the quota could never roll out a change. In burst mode
+    the GKE nodes take part of the load, so no such bound can be known here.
+    """
+    try:
+        # (setting, its value as written, its value, what one replica takes of it)
+        fits = [
+            ("aciQuotaPods", str(quota.pods), Decimal(quota.pods), Decimal(1)),
+            ("aciQuotaCpu", quota.cpu, parse_quantity(quota.cpu), parse_quantity(app.cpu)),
+            (
+                "aciQuotaMemory",
+                quota.memory,
+                parse_quantity(quota.memory),
+                parse_quantity(app.memory),
+            ),
+        ]
+    except QuantityError:
+        return  # reported already as a bad quantity
+    most = min(int(capacity // each) for _, _, capacity, each in fits) - 1
+    if app.replicas > most:
+        limits = ", ".join(f"{key} {written}" for key, written, _, _ in fits)
+        reader.fail(
+            f"{PROJECT}:appReplicas",
+            str(app.replicas),
+            f"at most {max(most, 0)} with appPlacement aci: a rollout runs one replica more than "
+            f"appReplicas, each of appCpu {app.cpu} and appMemory {app.memory}, and the virtual "
+            f"node takes {limits}; raise the aciQuota* settings with your ACI quota",
+        )
 
 
 def _stack_config(full_key: str) -> str | None:

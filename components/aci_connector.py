@@ -15,12 +15,11 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from components.node_guard import NodeGuard, NodeGuardArgs
+from components.pod_security import DISTROLESS_NONROOT, container_security, pod_security
 from components.scan_skips import checkov_skips
 from settings import ConnectorSettings
 
 KUBELET_PORT = 10250
-# distroless's "nonroot" user; any non-zero id works for the connector.
-NON_ROOT_ID = 65532
 _TLS_DIR = "/etc/virtual-kubelet/tls"
 # The cluster's CA bundle, which every pod that mounts a service account token has from its
 # projected token volume.
@@ -31,12 +30,7 @@ READY_ROLE_ANNOTATION = "gke-aci.io/role-assignment"
 READY_REGISTRATION_ANNOTATION = "gke-aci.io/microsoft-containerinstance"
 _LABELS = {"app.kubernetes.io/name": "aci-connector", "app.kubernetes.io/part-of": "gke-aci"}
 # Both containers of the pod: no root, no capability, no writable file system.
-_CONTAINER_SECURITY: k8s.core.v1.SecurityContextArgsDict = {
-    "allow_privilege_escalation": False,
-    "privileged": False,
-    "read_only_root_filesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-}
+_CONTAINER_SECURITY = container_security()
 
 
 def _rule(api_group: str, resources: list[str], verbs: list[str]) -> k8s.rbac.v1.PolicyRuleArgsDict:
@@ -258,13 +252,7 @@ class AciConnector(pulumi.ComponentResource):
                         # The image is distroless/static with one static Go binary that listens
                         # on 10250 (> 1024) and reads only mounted files: it needs no root, no
                         # capability and no writable file system.
-                        "security_context": {
-                            "run_as_non_root": True,
-                            "run_as_user": NON_ROOT_ID,
-                            "run_as_group": NON_ROOT_ID,
-                            "fs_group": NON_ROOT_ID,
-                            "seccomp_profile": {"type": "RuntimeDefault"},
-                        },
+                        "security_context": pod_security(DISTROLESS_NONROOT),
                         "containers": [
                             {
                                 "name": "virtual-kubelet",

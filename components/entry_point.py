@@ -24,19 +24,16 @@ from components.envoy_config import (
     envoy_bootstrap,
     render,
 )
+from components.pod_security import DISTROLESS_NONROOT, container_security, pod_security
 from components.scan_skips import checkov_skips
-from policy.aci_rules import VIRTUAL_NODE_LABEL
+from components.web_workload import AWAY_FROM_VIRTUAL_NODES, READY_TIMEOUT, web_url
 
 ENTRY = "web-entry"
 ENTRY_LABELS = {"app": "todoapp", "name": ENTRY}
 # Two proxies on two nodes: one may be drained or upgraded while the other serves.
 REPLICAS = 2
 PUBLIC_PORT = 80
-# distroless's "nonroot" user, which Envoy's distroless image runs as.
-NON_ROOT_ID = 65532
 _CONFIG_DIR = "/etc/envoy"
-# How long `pulumi up` waits for the load balancer's address.
-READY_TIMEOUT = "10m"
 
 
 @dataclass(frozen=True)
@@ -158,7 +155,7 @@ class EntryPoint(pulumi.ComponentResource):
         )
 
         self.ip = service.status.apply(_load_balancer_ip)
-        self.url = self.ip.apply(lambda ip: f"http://{ip}")
+        self.url = self.ip.apply(lambda ip: web_url(ip, PUBLIC_PORT))
         self.register_outputs({"ip": self.ip, "url": self.url})
 
 
@@ -176,17 +173,7 @@ def _proxy_pod_spec(
         "affinity": {
             "node_affinity": {
                 "required_during_scheduling_ignored_during_execution": {
-                    "node_selector_terms": [
-                        {
-                            "match_expressions": [
-                                {
-                                    "key": VIRTUAL_NODE_LABEL[0],
-                                    "operator": "NotIn",
-                                    "values": [VIRTUAL_NODE_LABEL[1]],
-                                }
-                            ]
-                        }
-                    ]
+                    "node_selector_terms": [{"match_expressions": [AWAY_FROM_VIRTUAL_NODES]}]
                 }
             }
         },
@@ -200,12 +187,8 @@ def _proxy_pod_spec(
         ],
         "automount_service_account_token": False,
         "enable_service_links": False,
-        "security_context": {
-            "run_as_non_root": True,
-            "run_as_user": NON_ROOT_ID,
-            "run_as_group": NON_ROOT_ID,
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        },
+        # Envoy's distroless image runs as distroless's nonroot user.
+        "security_context": pod_security(DISTROLESS_NONROOT),
         "containers": [
             {
                 "name": "envoy",
@@ -221,12 +204,7 @@ def _proxy_pod_spec(
                     "requests": {"cpu": "100m", "memory": "128Mi"},
                     "limits": {"cpu": "1", "memory": "256Mi"},
                 },
-                "security_context": {
-                    "allow_privilege_escalation": False,
-                    "privileged": False,
-                    "read_only_root_filesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
+                "security_context": container_security(),
                 "readiness_probe": {
                     "http_get": {"path": READY_PATH, "port": READY_PORT},
                     "period_seconds": 5,

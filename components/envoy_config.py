@@ -41,6 +41,7 @@ _TYPES = "type.googleapis.com/envoy.extensions"
 _HCM = f"{_TYPES}.filters.network.http_connection_manager.v3.HttpConnectionManager"
 _ROUTER = f"{_TYPES}.filters.http.router.v3.Router"
 _STDOUT_LOG = f"{_TYPES}.access_loggers.stream.v3.StdoutAccessLog"
+_PREVIOUS_HOSTS = f"{_TYPES}.retry.host.previous_hosts.v3.PreviousHostsPredicate"
 
 
 def _address(host: str, port: int) -> dict[str, Any]:
@@ -87,8 +88,19 @@ def envoy_bootstrap(*, upstream_host: str, upstream_port: int, health_path: str)
         "route": {
             "cluster": UPSTREAM_CLUSTER,
             "timeout": "30s",
-            # Only failures where the replica never got the request: safe for any method.
-            "retry_policy": {"retry_on": "connect-failure,refused-stream", "num_retries": 2},
+            # Only failures where the replica never got the request: safe for any method. Each
+            # retry goes to another replica than the ones already tried.
+            "retry_policy": {
+                "retry_on": "connect-failure,refused-stream",
+                "num_retries": 2,
+                "retry_host_predicate": [
+                    {
+                        "name": "envoy.retry_host_predicates.previous_hosts",
+                        "typed_config": {"@type": _PREVIOUS_HOSTS},
+                    }
+                ],
+                "host_selection_retry_max_attempts": 3,
+            },
         },
     }
     ready = {

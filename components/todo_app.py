@@ -16,6 +16,8 @@ from components.readiness_gate import HttpReadinessGate
 from components.web_workload import (
     HTTP_PORT_NAME,
     NAMESPACE,
+    READY_TIMEOUT,
+    READY_TIMEOUT_SECONDS,
     WEB,
     WEB_LABELS,
     WebPodInputs,
@@ -23,15 +25,12 @@ from components.web_workload import (
     web_deployment_spec,
     web_pod_annotations,
     web_pod_spec,
+    web_url,
 )
 from settings import AppSettings
 
 # The headless Service that lists the replicas for the entry point.
 REPLICAS_SERVICE = "web-replicas"
-# How long `pulumi up` waits for the pods to run (ACI container groups and image pulls), and
-# then for our app to answer its readiness check.
-READY_TIMEOUT = "10m"
-READY_TIMEOUT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -251,8 +250,3 @@ def docker_config_json(server: str, username: str, password: str) -> str:
         {"auths": {server: {"username": username, "password": password, "auth": auth}}},
         sort_keys=True,
     )
-
-
-def web_url(host: str, port: int) -> str:
-    """``http://host[:port]``, the port left out when it is 80."""
-    return f"http://{host}" if port == 80 else f"http://{host}:{port}"

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components.app_contract import PORT_VARIABLE, AppContract
 from components.kube_form import NOT_KNOWN_YET
+from components.pod_security import container_security, pod_security
 from components.scan_skips import checkov_skips
 from policy.aci_rules import DNS_LABEL_ANNOTATION, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
 from settings import AppPlacement, AppSettings
@@ -46,6 +47,18 @@ NODE_DOWN_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreacha
 # replaced within 10 minutes; the entry point stops sending it traffic at its first failed
 # health checks anyway.
 BURST_NODE_DOWN_SECONDS = 600
+
+# How long `pulumi up` waits for the app's pods to run (ACI container groups and image pulls)
+# and for the entry point's address, and then for our app to answer its readiness check.
+READY_TIMEOUT = "10m"
+READY_TIMEOUT_SECONDS = 600
+
+# Nodes other than virtual ones: the GKE nodes.
+AWAY_FROM_VIRTUAL_NODES: k8s.core.v1.NodeSelectorRequirementArgsDict = {
+    "key": VIRTUAL_NODE_LABEL[0],
+    "operator": "NotIn",
+    "values": [VIRTUAL_NODE_LABEL[1]],
+}
 
 # How the checks of the pod's container read: a failure counts after 8 s (the app's database
 # timeouts are 5 s).
@@ -86,7 +99,8 @@ def web_pod_spec(
         "automount_service_account_token": False,
         # Cluster services are unreachable from ACI; their variables would only mislead (C11).
         "enable_service_links": False,
-        "security_context": _pod_security(contract),
+        # Enforced on GKE nodes; for an appImage its user is not known, so none is forced.
+        "security_context": pod_security(contract.run_as_user),
         "containers": [_web_container(app, contract, inputs)],
         "volumes": _volumes(contract, inputs),
     }
@@ -138,16 +152,11 @@ def _burst_affinity(inputs: WebPodInputs) -> k8s.core.v1.AffinityArgsDict:
     own weight (kube-scheduler's NodeAffinity plugin normalizes), which alone does not beat the
     virtual node's fit score: see ``_burst_spread``.
     """
-    not_virtual: k8s.core.v1.NodeSelectorRequirementArgsDict = {
-        "key": VIRTUAL_NODE_LABEL[0],
-        "operator": "NotIn",
-        "values": [VIRTUAL_NODE_LABEL[1]],
-    }
     return {
         "node_affinity": {
             "required_during_scheduling_ignored_during_execution": {
                 "node_selector_terms": [
-                    {"match_expressions": [not_virtual]},
+                    {"match_expressions": [AWAY_FROM_VIRTUAL_NODES]},
                     {
                         "match_expressions": [
                             {
@@ -160,7 +169,7 @@ def _burst_affinity(inputs: WebPodInputs) -> k8s.core.v1.AffinityArgsDict:
                 ]
             },
             "preferred_during_scheduling_ignored_during_execution": [
-                {"weight": 100, "preference": {"match_expressions": [not_virtual]}}
+                {"weight": 100, "preference": {"match_expressions": [AWAY_FROM_VIRTUAL_NODES]}}
             ],
         }
     }
@@ -204,17 +213,6 @@ def _tolerations(app: AppSettings) -> list[k8s.core.v1.TolerationArgsDict]:
     return tolerations
 
 
-def _pod_security(contract: AppContract) -> k8s.core.v1.PodSecurityContextArgsDict:
-    """Enforced on GKE nodes; ACI ignores securityContext (azure-aci maps none of it)."""
-    security: k8s.core.v1.PodSecurityContextArgsDict = {
-        "seccomp_profile": {"type": "RuntimeDefault"}
-    }
-    if contract.run_as_user is not None:
-        user = contract.run_as_user
-        security.update(run_as_non_root=True, run_as_user=user, run_as_group=user, fs_group=user)
-    return security
-
-
 def _web_container(
     app: AppSettings, contract: AppContract, inputs: WebPodInputs
 ) -> k8s.core.v1.ContainerArgsDict:
@@ -240,12 +238,8 @@ def _web_container(
         # Limits equal to requests: ACI sizes the group from the requests and refuses a limit
         # above them (ACI rule R5); on GKE the replica is then Guaranteed.
         "resources": {"requests": size, "limits": size},
-        "security_context": {
-            "allow_privilege_escalation": False,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-            "read_only_root_filesystem": contract.run_as_user is not None,
-        },
+        # Read-only only for our app, whose writable paths are known (/tmp).
+        "security_context": container_security(read_only_root=contract.run_as_user is not None),
         "volume_mounts": _volume_mounts(contract),
     }
     if contract.readiness_path:
@@ -325,3 +319,8 @@ def scan_skips(
         skips["CKV_K8S_14"] = digest
         skips["CKV_K8S_43"] = digest
     return checkov_skips(skips)
+
+
+def web_url(host: str, port: int) -> str:
+    """``http://host[:port]``, the port left out when it is 80."""
+    return f"http://{host}" if port == 80 else f"http://{host}:{port}"

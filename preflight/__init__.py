@@ -142,6 +142,38 @@ def gcloud(machine: Machine) -> Missing | None:
     )
 
 
+def google_credentials(machine: Machine) -> Missing | None:
+    """Application default credentials: pulumi-gcp and the cluster's kubeconfig sign in with them.
+
+    Found as Google's client libraries find them: the file GOOGLE_APPLICATION_CREDENTIALS names,
+    else gcloud's well-known file, else whatever `gcloud auth application-default
+    print-access-token` can use (on a Google Cloud VM, the metadata server).
+    """
+    if not machine.which("gcloud"):
+        return None  # reported as the missing Google Cloud CLI
+    named = machine.env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
+    if named:
+        if os.access(named, os.R_OK):
+            return None
+        return Missing(
+            "Google credentials",
+            f"GOOGLE_APPLICATION_CREDENTIALS names {named!r}, which cannot be read; point it at "
+            "a credentials file, or unset it and run `gcloud auth application-default login`",
+        )
+    config_dir = machine.env.get("CLOUDSDK_CONFIG") or str(
+        Path(machine.env.get("HOME", "~")) / ".config" / "gcloud"
+    )
+    if (Path(config_dir) / "application_default_credentials.json").is_file():
+        return None
+    if machine.succeeds("gcloud", "auth", "application-default", "print-access-token"):
+        return None
+    return Missing(
+        "Google credentials",
+        "no application default credentials (pulumi-gcp and the cluster's kubeconfig use "
+        "them); run `gcloud auth application-default login`",
+    )
+
+
 def gke_auth_plugin(machine: Machine) -> Missing | None:
     return _on_path(
         machine,
@@ -205,14 +237,37 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
         state_passphrase,
         gcp_project,
         gcloud,
+        google_credentials,
         gke_auth_plugin,
         azure_login,
         docker_buildx,
     ),
-    "preview": (pulumi_cli, state_passphrase, gcp_project, gcloud, gke_auth_plugin, azure_login),
+    "preview": (
+        pulumi_cli,
+        state_passphrase,
+        gcp_project,
+        gcloud,
+        google_credentials,
+        gke_auth_plugin,
+        azure_login,
+    ),
     "outputs": (pulumi_cli, state_passphrase),
-    "destroy": (pulumi_cli, state_passphrase, gcloud, gke_auth_plugin, azure_login),
-    "verify": (pulumi_cli, state_passphrase, gcloud, gke_auth_plugin, azure_login),
+    "destroy": (
+        pulumi_cli,
+        state_passphrase,
+        gcloud,
+        google_credentials,
+        gke_auth_plugin,
+        azure_login,
+    ),
+    "verify": (
+        pulumi_cli,
+        state_passphrase,
+        gcloud,
+        google_credentials,
+        gke_auth_plugin,
+        azure_login,
+    ),
 }
 
 

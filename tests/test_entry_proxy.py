@@ -83,8 +83,9 @@ class Replica:
         self.thread.start()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.server.server_close()
 
 
 def _free_port(address: str = "127.0.0.1") -> int:
@@ -234,6 +235,19 @@ def test_traffic_reaches_only_replicas_that_answer_their_health_check(
     first.healthy = True
     _eventually(lambda: _pod(first.address) in _served_by(port), "traffic returns to it")
     assert cold.served == 0
+
+
+def test_a_request_to_a_replica_that_just_went_away_is_retried_on_another(
+    proxy: tuple[int, list[Replica]],
+) -> None:
+    port, replicas = proxy
+    replicas[-1].healthy = True
+    _eventually(lambda: len(_served_by(port)) == 3, "every replica serves")
+    gone = replicas[0]
+    gone.close()  # its port refuses connections before any health check notices
+    answers = _served_by(port, 30)
+    assert set(answers) == {_pod(r.address) for r in replicas[1:]}, answers
+    assert sum(answers.values()) == 30
 
 
 def test_with_no_healthy_replica_the_proxy_answers_503_rather_than_guess(

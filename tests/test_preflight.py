@@ -120,6 +120,33 @@ def test_a_ready_machine_passes_every_target(machine: Machine) -> None:
         ready(machine, target)
 
 
+NO_APPLICATION_DEFAULT = (
+    '[ "$1 $2" = "auth application-default" ] && { echo "Reauthentication failed" >&2; exit 1; }'
+)
+
+
+def test_missing_google_application_default_credentials_are_one_line(
+    machine: Machine, tmp_path: Path
+) -> None:
+    machine.tools({**EVERY_TOOL, "gcloud": NO_APPLICATION_DEFAULT})
+    machine.env["PULUMI_CONFIG_PASSPHRASE"] = "s3cret"
+    for target in ("up", "preview", "destroy", "verify"):
+        assert machine.gaps(target) == ["Google credentials"], target
+    assert "run `gcloud auth application-default login`" in machine.run("up").stderr
+    ready(machine, "outputs")
+    # gcloud's well-known file, or a file GOOGLE_APPLICATION_CREDENTIALS names, is enough.
+    well_known = Path(machine.env["HOME"]) / ".config" / "gcloud"
+    well_known.mkdir(parents=True)
+    (well_known / "application_default_credentials.json").write_text("{}")
+    ready(machine, "up")
+    machine.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(tmp_path / "absent.json")
+    assert machine.gaps("up") == ["Google credentials"]
+    key = tmp_path / "key.json"
+    key.write_text("{}")
+    machine.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(key)
+    ready(machine, "up")
+
+
 def test_a_logged_out_azure_cli_is_one_line(machine: Machine) -> None:
     machine.tools(EVERY_TOOL)
     machine.tool(

@@ -183,6 +183,30 @@ def test_a_dns_label_needs_the_single_pod(mode: dict[str, str]) -> None:
     assert problem.startswith("gke-aci:aciDnsLabel: got 'my-todo'; allowed: unset unless")
 
 
+@pytest.mark.parametrize(
+    ("config", "most"),
+    [
+        ({"gke-aci:appReplicas": "100"}, 99),
+        ({"gke-aci:appReplicas": "50", "gke-aci:appCpu": "2"}, 49),
+        ({"gke-aci:appReplicas": "10", "gke-aci:aciQuotaPods": "10"}, 9),
+        ({"gke-aci:appReplicas": "5", "gke-aci:aciQuotaMemory": "4Gi"}, 3),
+    ],
+)
+def test_replicas_only_in_aci_leave_room_in_the_quota_for_a_rollout(
+    config: dict[str, str], most: int
+) -> None:
+    [problem] = problems(**config)
+    given = config["gke-aci:appReplicas"]
+    assert problem.startswith(f"gke-aci:appReplicas: got '{given}'; allowed: at most {most} ")
+    assert "a rollout runs one replica more" in problem
+    assert load(**{**config, "gke-aci:appReplicas": str(most)}).app.replicas == most
+
+
+def test_burst_replicas_are_not_bounded_by_the_aci_quota() -> None:
+    settings = load(**{"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "100"})
+    assert settings.app.replicas == 100
+
+
 def test_the_location_is_blamed_when_it_is_not_an_aci_region() -> None:
     [problem] = problems(**{"azure-native:location": "brazilsoutheast"})
     assert problem.startswith("azure-native:location: got 'brazilsoutheast'")

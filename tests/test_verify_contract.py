@@ -10,11 +10,13 @@ from typing import Any
 
 import mongomock
 import pytest
+from fake_cloud import reveal, run_program
 
 from components.web_workload import NAMESPACE, WEB_LABELS
 from policy.aci_rules import VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
 from verify import contract
 from verify.budget import Budget, BudgetSpentError, Latch, NoAnswerError, bounded
+from verify.inputs import parse_outputs
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 if str(APP_DIR) not in sys.path:
@@ -112,3 +114,15 @@ def test_bounded_returns_raises_or_gives_up() -> None:
         bounded(lambda: never.wait(5), 0.2, "the plugin")
     assert time.monotonic() - started < 1
     never.set()
+
+
+def test_verify_reads_the_program_s_own_outputs() -> None:
+    """The outputs `pulumi stack output --json --show-secrets` would print, as verify reads them."""
+    stack = run_program({"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "4"})
+    outputs = parse_outputs(reveal(stack.stack_outputs), need_kubeconfig=True)
+    assert outputs.subscription_id == reveal(stack.stack_outputs["azureSubscriptionId"])
+    assert outputs.subscription_id
+    assert outputs.virtual_node == "aci-connector"
+    assert outputs.app_namespace == NAMESPACE
+    assert (outputs.workload.kind, outputs.workload.replicas) == ("Deployment", 4)
+    assert outputs.workload.selector == WEB_LABELS

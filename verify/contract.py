@@ -2,11 +2,14 @@
 
 The program defines these in ``components/`` (tests/test_verify_contract.py pins that both agree);
 verify keeps its own copy so that it runs without importing Pulumi, except the virtual node,
-which it reads from the dependency-free ACI rules the program and the policy pack share.
+which it reads from the dependency-free ACI rules the program and the policy pack share, and the
+node guard's marks, which it reads from the guard's own (standard-library) script.
 """
 
 from __future__ import annotations
 
+from node_guard.node_guard import PROVIDER_ID_SCHEME
+from node_guard.node_guard import UNMANAGED_LABEL as _GUARD_LABEL
 from policy.aci_rules import VIRTUAL_NODE_TAINT as _TAINT
 from policy.aci_rules import virtual_node
 
@@ -24,10 +27,10 @@ ACI, BURST = "aci", "burst"
 # How azure-aci v1.6.4 labels and taints the node it registers: the ACI rules' own model of it
 # (policy/aci_rules/placement.py, dependency-free, so verify still needs no Pulumi).
 VIRTUAL_NODE_TAINT = (_TAINT.key, _TAINT.value, _TAINT.effect)
-# The node guard beside the connector (issue 14): a providerID outside gce:// makes GKE's cloud
-# node-lifecycle controller skip the node instead of deleting it; newer cloud-provider-gcp
-# controllers skip nodes with this label.
-UNMANAGED_LABEL = ("components.gke.io/gke-unmanaged-node", "true")
+# The node guard beside the connector (node_guard/node_guard.py, standard library only): a
+# providerID outside gce:// makes GKE's cloud node-lifecycle controller skip the node instead of
+# deleting it; newer cloud-provider-gcp controllers skip nodes with this label.
+UNMANAGED_LABEL = (_GUARD_LABEL, "true")
 # The reason cloud-provider's node-lifecycle controller records when it deletes a node whose
 # instance it cannot find (k8s.io/cloud-provider controllers/nodelifecycle: deleteNodeEvent).
 NODE_DELETED_REASON = "DeletingNode"
@@ -46,7 +49,7 @@ def virtual_node_labels(node: str) -> dict[str, str]:
 
 def provider_id(node: str) -> str:
     """The providerID the node guard gives the virtual node."""
-    return f"azure-aci:///{node}"
+    return f"{PROVIDER_ID_SCHEME}{node}"
 
 
 def container_group_name(namespace: str, pod: str) -> str:

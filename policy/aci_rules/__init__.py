@@ -13,7 +13,7 @@ them). Values not known yet (another resource's output in a preview) are passed 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from .quantities import (
     parse_quantity,
     to_bytes,
 )
+from .values import IsUnknown, at, never_unknown
 
 __all__ = [
     "DNS_LABEL_ANNOTATION",
@@ -58,7 +59,6 @@ __all__ = [
     "virtual_node",
 ]
 
-IsUnknown = Callable[[object], bool]
 
 # Where each workload kind keeps its pod template: (metadata path, spec path).
 POD_SPEC_PATHS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -97,21 +97,13 @@ class PodTemplate:
     pod_name_example: str | None
 
 
-def _at(value: Any, path: Sequence[str]) -> Any:
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def _generated(prefix: str) -> str:
     return prefix[:_MAX_PREFIX] + _RANDOM
 
 
 def _pod_name_example(kind: str, obj: Mapping[str, Any], is_unknown: IsUnknown) -> str | None:
     """The longest name a pod of this workload gets, as an example (None when not known)."""
-    name, generate = _at(obj, ("metadata", "name")), _at(obj, ("metadata", "generateName"))
+    name, generate = at(obj, "metadata", "name"), at(obj, "metadata", "generateName")
     if kind == "Pod" and isinstance(generate, str) and not name and not is_unknown(generate):
         return _generated(generate)
     if not isinstance(name, str) or is_unknown(name):
@@ -121,7 +113,7 @@ def _pod_name_example(kind: str, obj: Mapping[str, Any], is_unknown: IsUnknown) 
     if kind == "Deployment":
         return _generated(f"{name}-{_TEMPLATE_HASH}-")
     if kind == "StatefulSet":
-        replicas = _at(obj, ("spec", "replicas"))
+        replicas = at(obj, "spec", "replicas")
         last = (replicas if isinstance(replicas, int) and replicas > 0 else 1) - 1
         return f"{name}-{last}"
     if kind == "CronJob":
@@ -130,7 +122,7 @@ def _pod_name_example(kind: str, obj: Mapping[str, Any], is_unknown: IsUnknown) 
 
 
 def pod_template(
-    obj: Mapping[str, Any], is_unknown: IsUnknown = lambda _: False
+    obj: Mapping[str, Any], is_unknown: IsUnknown = never_unknown
 ) -> PodTemplate | None:
     """The pod template of a workload object, or None for any other kind."""
     kind = obj.get("kind")
@@ -138,9 +130,9 @@ def pod_template(
     if kind is None or paths is None:
         return None
     metadata_path, spec_path = paths
-    spec = _at(obj, spec_path)
-    metadata = _at(obj, metadata_path)
-    namespace = _at(obj, ("metadata", "namespace"))
+    spec = at(obj, *spec_path)
+    metadata = at(obj, *metadata_path)
+    namespace = at(obj, "metadata", "namespace")
     return PodTemplate(
         kind=str(kind),
         namespace=(
@@ -158,7 +150,7 @@ def pod_template(
 def runs_on_virtual_node(
     obj: Mapping[str, Any],
     nodes: Sequence[Node],
-    is_unknown: IsUnknown = lambda _: False,
+    is_unknown: IsUnknown = never_unknown,
 ) -> bool:
     """Whether pods of this workload may be placed on one of ``nodes``."""
     template = pod_template(obj, is_unknown)
@@ -170,7 +162,7 @@ def runs_on_virtual_node(
 def aci_violations(
     obj: Mapping[str, Any],
     nodes: Sequence[Node],
-    is_unknown: IsUnknown = lambda _: False,
+    is_unknown: IsUnknown = never_unknown,
 ) -> list[Violation]:
     """Every ACI rule the workload breaks, if its pods may run on one of ``nodes``; else none."""
     template = pod_template(obj, is_unknown)

@@ -13,9 +13,11 @@ tolerates the taint too, which is how DaemonSets end up on the virtual node (N5)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .values import IsUnknown, at, never_unknown
 
 __all__ = [
     "VIRTUAL_NODE_LABEL",
@@ -26,8 +28,6 @@ __all__ = [
     "tolerates",
     "virtual_node",
 ]
-
-IsUnknown = Callable[[object], bool]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def virtual_node(name: str) -> Node:
     return Node(name, _connector_labels(name), (VIRTUAL_NODE_TAINT,))
 
 
-def tolerates(tolerations: Any, taint: Taint, is_unknown: IsUnknown = lambda _: False) -> bool:
+def tolerates(tolerations: Any, taint: Taint, is_unknown: IsUnknown = never_unknown) -> bool:
     """Whether one of ``tolerations`` tolerates ``taint`` (Kubernetes ``ToleratesTaint``)."""
     if is_unknown(tolerations):
         return True
@@ -86,15 +86,6 @@ def tolerates(tolerations: Any, taint: Taint, is_unknown: IsUnknown = lambda _: 
         if operator == "Exists" or (key and toleration.get("value", "") == taint.value):
             return True
     return False
-
-
-def _at(value: Any, *path: str) -> Any:
-    """The value at ``path`` in nested mappings, or None when a step is missing."""
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _expression_matches(expression: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -145,7 +136,7 @@ def _term_matches(term: Any, node: Node, is_unknown: IsUnknown) -> bool:
 
 
 def may_run_on(
-    pod_spec: Mapping[str, Any], node: Node, is_unknown: IsUnknown = lambda _: False
+    pod_spec: Mapping[str, Any], node: Node, is_unknown: IsUnknown = never_unknown
 ) -> bool:
     """Whether a pod with ``pod_spec`` (API form) can end up on ``node``.
 
@@ -168,7 +159,7 @@ def may_run_on(
         for key, value in selector.items():
             if not is_unknown(value) and labels.get(key) != value:
                 return False
-    terms = _at(
+    terms = at(
         pod_spec,
         "affinity",
         "nodeAffinity",
