@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from policy.aci_rules import (
-    GROUP_LIMITS,
     QuantityError,
     aci_cpu_request,
     aci_memory_request,
@@ -725,8 +724,3 @@ def test_limits_are_sent_unrounded_for_cpu_and_floored_without_minimum_for_memor
     assert aci_cpu_limit("3999m") == Decimal("3.999")
     assert aci_memory_limit("50Mi") == Decimal(0)
     assert aci_memory_limit("1Gi") == Decimal("1.0")
-
-
-def test_the_group_limits_are_the_documented_ones() -> None:
-    assert (GROUP_LIMITS.min_cpu, GROUP_LIMITS.min_memory_gb) == (1, 1)
-    assert (GROUP_LIMITS.max_cpu, GROUP_LIMITS.max_memory_gb) == (31, 240)

@@ -5,6 +5,7 @@ tests/test_node_guard_process.py).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -142,7 +143,10 @@ def test_one_connector_and_one_guard_at_a_time(stack: Deployment) -> None:
 
 def test_the_image_is_a_setting_with_an_exact_default(stack: Deployment) -> None:
     assert containers(stack)["node-guard"]["image"] == DEFAULT_NODE_GUARD_IMAGE
-    assert DEFAULT_NODE_GUARD_IMAGE == "docker.io/library/python:3.14.7-slim-trixie"
+    # An exact release of the official image (x.y.z), never a floating tag such as 3-slim.
+    assert re.fullmatch(
+        r"docker\.io/library/python:\d+\.\d+\.\d+-slim-\w+", DEFAULT_NODE_GUARD_IMAGE
+    )
     pinned = run_program({"gke-aci:nodeGuardImage": "registry.example.com/python:3.12-slim"})
     assert containers(pinned)["node-guard"]["image"] == "registry.example.com/python:3.12-slim"
 

@@ -42,8 +42,6 @@ def test_defaults() -> None:
     assert settings.cosmos.capacity_mode is CapacityMode.SERVERLESS
     assert settings.cosmos.protect is True
     assert settings.connector.image == DEFAULT_CONNECTOR_IMAGE
-    # An exact tag of docker-library/official-images library/python, never a floating one.
-    assert settings.connector.node_guard_image == "docker.io/library/python:3.14.7-slim-trixie"
     assert settings.connector.node_guard_image == DEFAULT_NODE_GUARD_IMAGE
     assert settings.connector.aci_region == "westus"
     assert settings.app.image is None  # build our own app from app/
