@@ -8,9 +8,10 @@ STACK ?= dev
 OUT ?= build/synth
 BIN := $(VENV)/bin
 SCAN_VENV ?= .venv-checkov
+MUTATE_JOBS ?= 2
 
-.PHONY: help venv scan-venv test lint lint-workflows typecheck unit synth synth-samples run-app \
-  up preview destroy outputs verify clean
+.PHONY: help venv scan-venv test lint lint-workflows typecheck unit synth synth-samples mutate \
+  run-app up preview destroy outputs verify clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -90,6 +91,18 @@ synth-samples: $(SYNTH) ## Render and check every sample stack offline into buil
 
 test: lint typecheck unit synth-samples ## Everything CI runs: lint, types, tests, synth of the samples
 
+# Mutation testing is slow and not part of CI: see docs/mutation.md. mutmut is installed into .venv
+# on top of the test requirements.
+$(BIN)/.mutate-installed: requirements-mutate.txt $(DEV)
+	$(BIN)/python -m pip install --quiet -r requirements-mutate.txt
+	touch $@
+
+mutate: $(DEV) $(BIN)/.mutate-installed ## Mutation testing of components/, policy/, app/todo/ (slow)
+	rm -rf mutants app/mutants
+	nice $(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	cd app && nice $(abspath $(BIN))/mutmut run --max-children $(MUTATE_JOBS)
+	@echo "Survivors: $(BIN)/mutmut results (and in app/); one of them: $(BIN)/mutmut show NAME"
+
 run-app: $(DEV) ## Run our app locally: DB=mongodb://localhost:27017/todo make run-app
 	@test -n "$$DB" || { echo "set DB, e.g. DB=mongodb://localhost:27017/todo make run-app"; exit 2; }
 	cd app && PORT=$${PORT:-8080} ../$(BIN)/python -m todo
@@ -126,4 +139,4 @@ destroy: ## Tear the stack down (see README "Teardown" for protected resources)
 	pulumi destroy --stack $(STACK)
 
 clean: ## Remove the virtual environment, caches and synth output
-	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache build mutants app/mutants

@@ -130,8 +130,8 @@ def _define_provider_code():  # return type inferred: it names classes local to 
             f"({attempts} requests); last result: {last}. Check the app's logs with "
             "`az container logs -g <group> -n <name>` (the container group the ACI connector "
             "made for the pod, in the connector's resource group), that the database's firewall "
-            "admits the container group's outbound IP address, and the app's DB setting (the "
-            "database connection string in its DB environment variable)."
+            "admits the container group's outbound IP address, and the app's database connection "
+            "string (the Secret mounted at its DB_FILE)."
         )
 
     def wait_until_ready(

@@ -92,6 +92,7 @@ GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
 # Where each Kubernetes workload keeps its pod spec.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
     "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
     "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),

@@ -54,6 +54,9 @@ def test_a_missing_or_odd_primary_string_fails_clearly(broken: str | None) -> No
         ("janakiramm/todo:latest", "janakiramm/todo"),
         ("docker.io/janakiramm/todo:v1@sha256:" + "a" * 64, "janakiramm/todo"),
         ("localhost:5000/todo:1", "localhost:5000/todo"),
+        ("localhost:5000/todo", "localhost:5000/todo"),  # a port is not a tag
+        ("index.docker.io/janakiramm/todo", "janakiramm/todo"),
+        ("registry-1.docker.io/janakiramm/todo:1", "janakiramm/todo"),
         ("ghcr.io/example/todo", "ghcr.io/example/todo"),
     ],
 )
@@ -118,6 +121,12 @@ def test_seed_dbhost_keeps_every_option_when_the_seed_appends_its_path() -> None
 
 def test_seed_dbhost_without_options() -> None:
     assert seed_dbhost("mongodb://u:p%2Bq@h:1/db") == "mongodb://u:p+q@h:1/db?appName="
+
+
+def test_seed_dbhost_without_credentials_keeps_blank_options() -> None:
+    assert seed_dbhost("mongodb://h:1/db?x=&ssl=true&appName=@a@") == (
+        "mongodb://h:1/db?x=&ssl=true&appName="
+    )
 
 
 def test_web_url_names_the_port_unless_it_is_80() -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import http.server
 import json
+import re
+import socket
+import struct
+import threading
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -14,7 +19,7 @@ from typing import Any
 import pulumi
 import pytest
 from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
-from loopback_http import serving
+from loopback_http import running
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.readiness_gate import (
@@ -121,9 +126,9 @@ def test_timeout_after_503_names_url_wait_status_and_reason() -> None:
     assert "within 60 s" in message
     assert "HTTP 503" in message
     assert "'database unreachable (AutoReconnect)'" in message
-    assert "az container logs -g <group> -n <name>" in message
-    assert "firewall" in message
-    assert "DB environment variable" in message
+    # What to check: the app's logs, and where its connection string comes from.
+    assert "az container logs" in message
+    assert "DB_FILE" in message
     # The JSON's other fields are not echoed.
     assert "unavailable" not in message
     # Polled at 0, 10, ..., 60 s, and waited no longer than the timeout.
@@ -203,7 +208,6 @@ def test_the_bound_is_the_clock_not_the_number_of_polls() -> None:
         wait_until_ready(URL, fetch=fake_fetch, sleep=lambda _s: None, clock=lambda: next(readings))
 
     assert len(fake_fetch.calls) == 2
-    assert DEFAULT_TIMEOUT_SECONDS == 600
 
 
 def test_errors_that_are_not_network_errors_propagate() -> None:
@@ -310,23 +314,60 @@ def test_gate_id_is_url_and_revision() -> None:
 # --- real HTTP on the loopback interface ----------------------------------------------------
 
 
+Reply = tuple[int, dict[str, str], bytes]
+"""An HTTP answer of the loopback server: status, headers, body."""
+
+
+@dataclass(frozen=True)
+class Slow:
+    """Answer ``reply``, but only after ``seconds``."""
+
+    seconds: float
+    reply: Reply
+
+
+RESET = "reset"
+"""Read the request, then drop the connection with a TCP reset instead of answering."""
+
+
 @dataclass
 class Script:
     """Answers of the loopback server, in order; the last one repeats."""
 
-    answers: list[tuple[int, dict[str, str], bytes]]
+    answers: list[Reply | Slow | str]
     paths: list[str] = field(default_factory=list)
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A loopback server that keeps quiet when a client has hung up on a slow answer."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
 
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, Script]]:
     script = Script(answers=[])
+    stopping = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             script.paths.append(self.path)
             answers = script.answers
-            status, headers, body = answers.pop(0) if len(answers) > 1 else answers[0]
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if answer == RESET:
+                # SO_LINGER with a zero timeout: close() sends RST, not FIN.
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.connection.close()
+                self.close_connection = True
+                return
+            if isinstance(answer, Slow):
+                stopping.wait(answer.seconds)
+                answer = answer.reply
+            assert isinstance(answer, tuple)
+            status, headers, body = answer
             self.send_response(status)
             for name, value in {"Content-Length": str(len(body)), **headers}.items():
                 self.send_header(name, value)
@@ -336,8 +377,12 @@ def server() -> Iterator[tuple[str, Script]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    with serving(Handler) as port:
-        yield f"http://127.0.0.1:{port}", script
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
+    with running(httpd):
+        try:
+            yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+        finally:
+            stopping.set()  # ends a slow answer still waiting
 
 
 JSON = {"Content-Type": "application/json"}
@@ -402,6 +447,139 @@ def test_real_fetch_raises_oserror_when_nothing_listens() -> None:
 
     with pytest.raises(OSError, match="refused"):
         fetch_url(f"http://127.0.0.1:{port}/healthz", 2)
+
+
+REDIRECTS = [301, 302, 303, 307, 308]
+OK = (200, JSON, b'{"status":"ok"}')
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+def test_real_fetch_returns_a_redirect_as_it_is(server: tuple[str, Script], status: int) -> None:
+    """A redirect is not followed: wherever it points might answer 200 for another app."""
+    base, script = server
+    script.answers = [(status, {"Location": f"{base}/elsewhere"}, b"moved"), OK]
+
+    assert fetch_url(f"{base}/healthz", 2) == (status, "moved")
+    assert script.paths == ["/healthz"]
+
+
+@pytest.mark.parametrize("status", [201, 202, 203, 204, 206, *REDIRECTS, 400, 404, 500, 503])
+def test_real_http_only_200_is_ready(server: tuple[str, Script], status: int) -> None:
+    """Any other answer, 2xx and 3xx included, is "not yet": the gate asks again."""
+    base, script = server
+    body = b"" if status == 204 else b"{}"
+    script.answers = [(status, {"Location": f"{base}/elsewhere", **JSON}, body), OK]
+
+    ready = wait_until_ready(
+        f"{base}/healthz", timeout_seconds=10, poll_interval_seconds=0.01, request_timeout_seconds=2
+    )
+
+    assert ready == 200
+    # Asked twice, at the same URL: the first answer was not taken, and no redirect followed.
+    assert script.paths == ["/healthz", "/healthz"]
+
+
+def wait_briefly(url: str, *, request_timeout_seconds: float = 2) -> Exception:
+    """The error of a gate that gets no 200 within a fraction of a second."""
+    with pytest.raises(ReadinessError) as excinfo:
+        wait_until_ready(
+            url,
+            timeout_seconds=0.3,
+            poll_interval_seconds=0.05,
+            request_timeout_seconds=request_timeout_seconds,
+        )
+    return excinfo.value
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_real_http_a_redirect_to_a_healthy_page_never_passes(
+    server: tuple[str, Script], status: int
+) -> None:
+    base, script = server
+    script.answers = [(status, {"Location": f"{base}/elsewhere"}, b"")]
+
+    error = wait_briefly(f"{base}/healthz")
+
+    assert f"last result: HTTP {status}. " in str(error)
+    assert set(script.paths) == {"/healthz"}
+
+
+def test_real_http_204_is_not_ready(server: tuple[str, Script]) -> None:
+    base, script = server
+    script.answers = [(204, {}, b"")]
+
+    assert fetch_url(f"{base}/healthz", 2) == (204, "")
+    assert "last result: HTTP 204. " in str(wait_briefly(f"{base}/healthz"))
+
+
+def test_real_http_500_with_a_reason_names_it(server: tuple[str, Script]) -> None:
+    base, script = server
+    body = json.dumps({"status": "error", "reason": "worker crashed\n  on start"})
+    script.answers = [(500, JSON, body.encode())]
+
+    assert fetch_url(f"{base}/healthz", 2) == (500, body)
+    message = str(wait_briefly(f"{base}/healthz"))
+    # Its whitespace folded, its other fields left out.
+    assert "last result: HTTP 500 with reason 'worker crashed on start'. " in message
+    assert "error" not in message.split("last result:")[1].split(".")[0]
+
+
+def test_real_http_500_without_a_reason_gives_the_status(server: tuple[str, Script]) -> None:
+    base, script = server
+    script.answers = [(500, {"Content-Type": "text/html"}, b"<h1>Internal Server Error</h1>")]
+
+    message = str(wait_briefly(f"{base}/healthz"))
+
+    assert "last result: HTTP 500. " in message
+    assert "Internal Server Error" not in message
+
+
+def test_real_http_an_answer_slower_than_the_request_timeout_is_no_answer(
+    server: tuple[str, Script],
+) -> None:
+    """A 200 that comes after the request timeout does not count; the gate asks again."""
+    base, script = server
+    script.answers = [Slow(1.0, OK)]
+
+    with pytest.raises(TimeoutError):
+        fetch_url(f"{base}/healthz", 0.1)
+    error = wait_briefly(f"{base}/healthz", request_timeout_seconds=0.1)
+
+    assert "last result: no answer (TimeoutError: timed out)" in str(error)
+    assert len(script.paths) >= 3
+
+
+def test_real_http_a_slow_200_within_the_request_timeout_is_ready(
+    server: tuple[str, Script],
+) -> None:
+    base, script = server
+    script.answers = [Slow(0.2, OK)]
+
+    assert fetch_url(f"{base}/healthz", 5) == (200, '{"status":"ok"}')
+
+
+def test_real_http_a_reset_connection_is_no_answer(server: tuple[str, Script]) -> None:
+    base, script = server
+    script.answers = [RESET, OK]
+
+    with pytest.raises((OSError, http.client.HTTPException)) as excinfo:
+        fetch_url(f"{base}/healthz", 2)
+    cause = excinfo.value
+    if isinstance(cause, urllib.error.URLError) and isinstance(cause.reason, BaseException):
+        cause = cause.reason
+    assert isinstance(cause, ConnectionResetError)
+    # Then the next answer, 200, is ready.
+    assert fetch_url(f"{base}/healthz", 2)[0] == 200
+
+
+def test_real_http_resets_until_the_timeout_name_the_reset(server: tuple[str, Script]) -> None:
+    base, script = server
+    script.answers = [RESET]
+
+    message = str(wait_briefly(f"{base}/healthz"))
+
+    assert re.search(r"last result: no answer \((ConnectionResetError|RemoteDisconnected)", message)
+    assert len(script.paths) >= 2
 
 
 # --- serialization, as pulumi.dynamic does it -----------------------------------------------

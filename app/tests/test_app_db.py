@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import importlib
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, cast
 from urllib.parse import quote_plus
 
 import pytest
 from bson import ObjectId
 from pymongo.uri_parser import parse_uri
 
+import todo.db as todo_db
 from todo.db import (
-    COLLECTION,
     CONNECT_TIMEOUT_MS,
     MAX_IDLE_TIME_MS,
     SERVER_SELECTION_TIMEOUT_MS,
@@ -20,6 +24,7 @@ from todo.db import (
     make_client,
     todo_collection,
 )
+from todo.model import Todo
 
 KEY = "aB3+xY/zQ9==w+/="
 COSMOS = (
@@ -43,9 +48,6 @@ COSMOS_WARNING = "ignore:You appear to be connected to a CosmosDB cluster"
 
 @pytest.mark.filterwarnings(COSMOS_WARNING)
 def test_the_client_has_the_options_cosmos_db_needs() -> None:
-    assert 1_000 <= SERVER_SELECTION_TIMEOUT_MS <= 10_000
-    assert 1_000 <= CONNECT_TIMEOUT_MS <= 10_000
-    assert 1_000 <= SOCKET_TIMEOUT_MS <= 20_000
     client = make_client(COSMOS, connect=False)
     try:
         options = client.options
@@ -57,11 +59,12 @@ def test_the_client_has_the_options_cosmos_db_needs() -> None:
         assert pool.connect_timeout == CONNECT_TIMEOUT_MS / 1000
         assert pool.socket_timeout == SOCKET_TIMEOUT_MS / 1000
         assert pool._ssl_context is not None  # TLS, because the URI says ssl=true
+        assert client.codec_options.tz_aware is True
         assert pool.tls_allow_invalid_hostnames is False
         assert client.get_default_database().name == "todo"
         collection = todo_collection(client)
-        assert (collection.database.name, collection.name) == ("todo", COLLECTION)
-        assert COLLECTION == "todos"
+        # The collection the stack declares (components/azure_data.py).
+        assert (collection.database.name, collection.name) == ("todo", "todos")
         assert KEY not in repr(client)
         assert quote_plus(KEY) not in repr(client)
     finally:
@@ -82,6 +85,9 @@ def test_tls_is_off_when_the_uri_does_not_ask_for_it() -> None:
     try:
         assert client.options.pool_options._ssl_context is None
         assert client.get_default_database().name == "todo"
+        # The Cosmos DB options hold whatever the URI says.
+        assert client.options.pool_options.max_idle_time_seconds == MAX_IDLE_TIME_MS / 1000
+        assert client.options.retry_writes is False
     finally:
         client.close()
 
@@ -123,13 +129,121 @@ def test_unknown_or_malformed_ids_are_not_found(store: TodoStore, todo_id: str) 
     assert len(store.list_all()) == 1
 
 
+@pytest.fixture
+def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is not UTC (as on a developer's machine)."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("away_from_utc")
 def test_naive_stored_times_are_read_as_utc(store: TodoStore, collection: Any) -> None:
     oid = collection.insert_one({"text": "old", "created_at": datetime(2020, 1, 2, 3, 4, 5)})
     todo = store.get(str(oid.inserted_id))
     assert todo is not None
     assert todo.created_at == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert todo.created_at.utcoffset() == timedelta(0)
     assert todo.updated_at == todo.created_at
 
 
-def test_ping_answers(store: TodoStore) -> None:
-    store.ping()  # mongomock answers {"ok": 1}; the outage tests cover the failing case
+@pytest.mark.usefixtures("away_from_utc")
+def test_stored_times_are_shown_in_utc_whatever_their_zone(
+    store: TodoStore, collection: Any
+) -> None:
+    india = timezone(timedelta(hours=5, minutes=30))
+    created = datetime(2020, 1, 2, 9, 0, tzinfo=india)
+    oid = collection.insert_one(
+        {"text": "t", "created_at": created, "updated_at": datetime(2021, 6, 7, 8, 9, 10)}
+    )
+    todo = store.get(str(oid.inserted_id))
+    assert todo is not None
+    assert todo.to_json()["created_at"] == "2020-01-02T03:30:00+00:00"
+    assert todo.to_json()["updated_at"] == "2021-06-07T08:09:10+00:00"
+    # A document without dates (not one of ours) still gets valid ones.
+    bare = collection.insert_one({"text": "bare"}).inserted_id
+    todo = store.get(str(bare))
+    assert todo is not None
+    assert todo.created_at == todo.updated_at == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.usefixtures("away_from_utc")
+def test_new_and_updated_todos_carry_the_current_utc_time(
+    store: TodoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = datetime.now(UTC)
+    todo = store.create("x")
+    assert timedelta(0) <= todo.created_at - before.replace(microsecond=0) < timedelta(minutes=1)
+    assert todo.created_at.microsecond % 1000 == 0  # milliseconds, as BSON keeps them
+    later = datetime(2030, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    monkeypatch.setattr(todo_db, "datetime", FrozenClock(later))
+    updated = store.update(todo.id, "y")
+    assert updated is not None
+    assert updated.updated_at == later.replace(microsecond=123000)
+    assert updated.created_at == todo.created_at
+    assert store.get(todo.id) == updated
+
+
+@pytest.mark.usefixtures("away_from_utc")
+def test_aware_times_from_the_driver_are_converted_not_relabelled() -> None:
+    # The real client is tz_aware: it hands back aware datetimes, in any zone.
+    india = timezone(timedelta(hours=5, minutes=30))
+    document = {
+        "_id": ObjectId(),
+        "text": "t",
+        "created_at": datetime(2020, 1, 2, 9, 0, tzinfo=india),
+    }
+    todo = Todo.from_document(document)
+    assert todo.created_at == datetime(2020, 1, 2, 3, 30, tzinfo=UTC)
+    assert todo.created_at.utcoffset() == timedelta(0)
+    assert todo.to_json()["created_at"] == "2020-01-02T03:30:00+00:00"
+
+
+class FrozenClock:
+    """Stands in for ``datetime`` in todo.db: ``now`` is always ``moment``."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self, tz: Any = None) -> datetime:
+        assert tz is UTC
+        return self.moment
+
+
+def test_the_driver_gives_up_before_gunicorn_kills_the_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slow database gives the request a 503, not a killed worker (see todo.gunicorn_conf)."""
+    monkeypatch.setenv("DB", "mongodb://localhost:27017/todo")
+    monkeypatch.delenv("DB_FILE", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delitem(sys.modules, "todo.gunicorn_conf", raising=False)
+    gunicorn_conf = importlib.import_module("todo.gunicorn_conf")
+    # Worst case for one operation: find a server, connect, wait for the answer.
+    longest_ms = SERVER_SELECTION_TIMEOUT_MS + CONNECT_TIMEOUT_MS + SOCKET_TIMEOUT_MS
+    assert longest_ms / 1000 < gunicorn_conf.timeout
+    # Long enough for a healthy Cosmos DB across regions (judged: a second at least).
+    assert min(SERVER_SELECTION_TIMEOUT_MS, CONNECT_TIMEOUT_MS, SOCKET_TIMEOUT_MS) >= 1_000
+
+
+class RecordingDatabase:
+    """Stands in for a collection and its database; records the commands it is sent."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    @property
+    def database(self) -> RecordingDatabase:
+        return self
+
+    def command(self, name: str) -> dict[str, int]:
+        self.commands.append(name)
+        return {"ok": 1}
+
+
+def test_ping_asks_the_server() -> None:
+    database = RecordingDatabase()
+    TodoStore(cast(Any, database)).ping()
+    assert database.commands == ["ping"]

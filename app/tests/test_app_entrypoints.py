@@ -61,28 +61,22 @@ def get(url: str) -> tuple[int, dict[str, str]]:
     ],
 )
 def test_a_bad_db_stops_each_entry_point_with_one_line(args: list[str], status: int) -> None:
-    if "gunicorn" in args:
-        pytest.importorskip("gunicorn")
     result = run(args, {"DB": f"mongodb://acct:{KEY}@host:10255/todo", "PORT": "8080"})
     assert result.returncode == status
-    assert result.stderr.splitlines() == [
-        "todo: configuration error: DB's host list is malformed"
-        " (are the user name and key percent-quoted?)"
-    ]
+    [line] = result.stderr.splitlines()
+    assert line.startswith("todo: configuration error: DB")
     assert KEY not in result.stderr + result.stdout
 
 
 def test_a_bad_port_stops_gunicorn_with_one_line() -> None:
-    pytest.importorskip("gunicorn")
     result = run([*GUNICORN, "todo.wsgi:app"], {"DB": "mongodb://localhost/todo", "PORT": "80a"})
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        "todo: configuration error: PORT must be a whole number from 1 to 65535, not '80a'"
-    ]
+    [line] = result.stderr.splitlines()
+    assert line.startswith("todo: configuration error: PORT")
+    assert "'80a'" in line
 
 
 def test_gunicorn_serves_on_port_and_reports_the_database_down(closed_port: int) -> None:
-    pytest.importorskip("gunicorn")
     port = free_port()
     db = f"mongodb://acct:{quote_plus(KEY)}@127.0.0.1:{closed_port}/todo?retrywrites=false"
     base = {k: v for k, v in os.environ.items() if k not in ("DB", "PORT")}
@@ -114,8 +108,10 @@ def test_gunicorn_serves_on_port_and_reports_the_database_down(closed_port: int)
     finally:
         server.terminate()
         stdout, stderr = server.communicate(timeout=30)
-    assert f"Listening at: http://0.0.0.0:{port}" in stderr
+    # On every interface (ACI reaches the container on its public IP), on PORT.
+    assert f"0.0.0.0:{port}" in stderr
     assert f"Using database 'todo' on 127.0.0.1:{closed_port}" in stderr
-    assert '"GET /healthz HTTP/1.1" 503' in stdout  # the access log
+    # The access log has the request and its status.
+    assert any("GET /healthz" in line and " 503 " in line for line in stdout.splitlines())
     assert KEY not in stdout + stderr
     assert quote_plus(KEY) not in stdout + stderr

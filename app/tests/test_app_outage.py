@@ -47,7 +47,7 @@ API_REQUESTS: list[Callable[[FlaskClient], Any]] = [
 class FailingCollection:
     """Stands in for a pymongo Collection (and its Database) whose every call raises ``error``."""
 
-    def __init__(self, error: PyMongoError) -> None:
+    def __init__(self, error: Exception) -> None:
         self._error = error
 
     @property
@@ -108,6 +108,29 @@ def test_validation_still_answers_400_during_an_outage() -> None:
     client = app_over(ServerSelectionTimeoutError("down")).test_client()
     response = client.post("/api/todos", json={"text": ""})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("request_", "mimetype"),
+    [(lambda c: c.get("/"), "text/html"), (lambda c: c.get("/api/todos"), "application/json")],
+    ids=["page", "api"],
+)
+def test_an_unexpected_error_is_a_plain_500_without_a_traceback(
+    request_: Callable[[FlaskClient], Any], mimetype: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An error that is not the database's: a bug.
+    app = create_app(TodoStore(cast(Any, FailingCollection(RuntimeError("bug at x.py")))))
+    response = request_(app.test_client())
+    assert response.status_code == 500
+    assert response.mimetype == mimetype
+    body = response.get_data(as_text=True)
+    assert "Something went wrong on our side." in body
+    if mimetype == "application/json":
+        assert set(response.get_json()) == {"error"}  # the API's error shape
+    assert "Traceback" not in body
+    assert "bug at x.py" not in body
+    # The traceback goes to the log, for the operator.
+    assert "RuntimeError: bug at x.py" in caplog.text
 
 
 @pytest.fixture

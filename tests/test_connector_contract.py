@@ -1,0 +1,168 @@
+"""The ACI connector's contracts, asserted whole: its Kubernetes permissions, its rollout, and how
+its credentials are mounted.
+
+The expected permissions are written here from upstream, not read from components/aci_connector.py,
+so that a verb dropped from a rule the connector needs, or a verb added that it does not, fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from fake_cloud import Deployment, Registration, reveal, run_program
+
+CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+Grant = tuple[str, str, tuple[str, ...]]
+"""(API group, resource, resourceNames); () means every object of that resource."""
+
+# What the connector calls, cluster-wide: the ClusterRole that virtual-kubelet v1.11.0 ships for
+# itself (hack/skaffold/virtual-kubelet/base.yml), which the azure-aci v1.6.4 provider runs on:
+# informers on pods, secrets, config maps and services (node/nodeutil/controller.go); pod
+# deletes and status updates (node/pod.go); node create, get and status patch (node/node.go);
+# events from its recorder (node/nodeutil/controller.go). See shared notes virtual-kubelet-aci.md.
+CLUSTER_GRANTS: dict[Grant, set[str]] = {
+    ("", "configmaps", ()): {"get", "list", "watch"},
+    ("", "secrets", ()): {"get", "list", "watch"},
+    ("", "services", ()): {"get", "list", "watch"},
+    ("", "pods", ()): {"get", "list", "watch", "delete", "patch"},
+    ("", "pods/status", ()): {"update", "patch"},
+    ("", "nodes", ()): {"create", "get"},
+    ("", "nodes/status", ()): {"update", "patch"},
+    ("", "events", ()): {"create", "patch"},
+}
+# Its node lease heartbeat (node/lease_controller_v1.go: get, create, update), only in the
+# namespace where node leases live.
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_GRANTS: dict[Grant, set[str]] = {
+    ("coordination.k8s.io", "leases", ()): {"get", "create", "update"},
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Deployment:
+    return run_program()
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["update", "first-preview"])
+def either_stack(request: pytest.FixtureRequest) -> Deployment:
+    """The rules are literals: the same on a first preview, where every cloud value is unknown."""
+    return run_program(preview=request.param)
+
+
+def grants(rules: Iterable[dict[str, Any]]) -> dict[Grant, set[str]]:
+    """Rules as {(group, resource, names): verbs}, however the rules group them."""
+    found: dict[Grant, set[str]] = {}
+    for rule in rules:
+        assert set(rule) <= {"apiGroups", "resources", "verbs", "resourceNames"}, rule
+        names = tuple(sorted(rule.get("resourceNames", [])))
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                found.setdefault((group, resource, names), set()).update(rule["verbs"])
+    return found
+
+
+def name_of(registration: Registration) -> str:
+    return reveal(registration.inputs["metadata"])["name"]
+
+
+def connector_service_account(stack: Deployment) -> dict[str, str]:
+    account = stack.one(SERVICE_ACCOUNT, "aci-connector")
+    metadata = reveal(account.inputs["metadata"])
+    return {"kind": "ServiceAccount", "name": metadata["name"], "namespace": metadata["namespace"]}
+
+
+def connector_pod_spec(stack: Deployment) -> dict[str, Any]:
+    return reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]
+
+
+# --- Kubernetes permissions ---------------------------------------------------------------------
+
+
+def test_the_cluster_role_grants_exactly_what_the_connector_calls(
+    either_stack: Deployment,
+) -> None:
+    role = either_stack.one(CLUSTER_ROLE)
+    assert grants(reveal(role.inputs["rules"])) == CLUSTER_GRANTS
+
+
+def test_leases_are_granted_only_in_the_node_lease_namespace(either_stack: Deployment) -> None:
+    role = either_stack.one(ROLE)
+    assert reveal(role.inputs["metadata"])["namespace"] == LEASE_NAMESPACE
+    assert grants(reveal(role.inputs["rules"])) == LEASE_GRANTS
+    assert either_stack.of_type(ROLE) == [role]
+
+
+def test_the_connectors_service_account_and_only_it_holds_both_roles(stack: Deployment) -> None:
+    account = connector_service_account(stack)
+    cluster_binding = reveal(stack.one(CLUSTER_ROLE_BINDING).inputs)
+    assert cluster_binding["subjects"] == [account]
+    assert cluster_binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": name_of(stack.one(CLUSTER_ROLE)),
+    }
+    lease_binding = reveal(stack.one(ROLE_BINDING).inputs)
+    assert lease_binding["metadata"]["namespace"] == LEASE_NAMESPACE
+    assert lease_binding["subjects"] == [account]
+    assert lease_binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": name_of(stack.one(ROLE)),
+    }
+    # The pod runs as that account, in that account's namespace.
+    assert connector_pod_spec(stack)["serviceAccountName"] == account["name"]
+    deployment_namespace = reveal(stack.one(DEPLOYMENT).inputs["metadata"])["namespace"]
+    assert deployment_namespace == account["namespace"] == "aci-connector"
+
+
+def test_the_deployment_waits_for_its_permissions(stack: Deployment) -> None:
+    deployment = stack.one(DEPLOYMENT)
+    for typ in (CLUSTER_ROLE_BINDING, ROLE_BINDING):
+        assert stack.one(typ).urn in deployment.all_dependencies(), typ
+
+
+# --- rollout ----------------------------------------------------------------------------------
+
+
+def test_one_connector_at_a_time_even_during_an_update(stack: Deployment) -> None:
+    """Two connectors registering the same node at once fight over it and its pods."""
+    spec = reveal(stack.one(DEPLOYMENT).inputs["spec"])
+    assert spec["replicas"] == 1
+    # Recreate stops the old pod before the new one starts; RollingUpdate would overlap them.
+    assert spec["strategy"] == {"type": "Recreate"}
+    assert stack.of_type(DEPLOYMENT) == [stack.one(DEPLOYMENT)]
+
+
+# --- credentials on disk ----------------------------------------------------------------------
+
+# Secret volume -> file mode: read by the owner (root) and by the pod's fsGroup, through which the
+# non-root connector reads them; nobody else. (Which Secret each mounts: tests/test_stack.py.)
+SECRET_VOLUMES = {"kubelet-tls": 0o440, "azure-credentials": 0o440}
+
+
+def test_credentials_are_mounted_read_only_readable_by_the_connectors_group_alone(
+    stack: Deployment,
+) -> None:
+    pod = connector_pod_spec(stack)
+    secret_volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    assert set(secret_volumes) == set(SECRET_VOLUMES)
+    for volume, mode in SECRET_VOLUMES.items():
+        source = secret_volumes[volume]
+        assert source["defaultMode"] == mode, volume
+        assert "items" not in source, volume  # no per-file mode that would override it
+    # The group the files are readable by is the connector's own.
+    security = pod["securityContext"]
+    assert security["fsGroup"] == security["runAsGroup"]
+    assert security["runAsUser"] != 0
+    [connector] = [c for c in pod["containers"] if c["name"] == "virtual-kubelet"]
+    mounted = {m["name"]: m for m in connector["volumeMounts"]}
+    for volume in SECRET_VOLUMES:
+        assert mounted[volume]["readOnly"] is True, volume
