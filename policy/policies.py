@@ -49,8 +49,10 @@ from pulumi_policy.proxy import (
 )
 
 if __package__:  # imported as policy.policies (the project's tests, synth)
+    from .aci_rules import POD_SPEC_PATHS as WORKLOAD_KINDS
     from .aci_rules import aci_violations, virtual_node
 else:  # run by Pulumi from this folder (`--policy-pack policy`)
+    from aci_rules import POD_SPEC_PATHS as WORKLOAD_KINDS
     from aci_rules import aci_violations, virtual_node
 
 __all__ = [
@@ -89,16 +91,18 @@ COSMOS_MONGO_DATABASE = "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase"
 GKE_CLUSTER = "gcp:container/cluster:Cluster"
 GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
 
+
 # Where each Kubernetes workload keeps its pod spec.
+def _type_token(kind: str, api_version: str) -> str:
+    """``kubernetes:apps/v1:Deployment``, as pulumi-kubernetes names a kind's resources."""
+    group, _, version = api_version.rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{kind}"
+
+
+# Where each workload keeps its pod spec, by type token: the ACI rules' table of workloads.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "kubernetes:core/v1:Pod": ("spec",),
-    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
-    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
-    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    _type_token(kind, api_version): spec_path
+    for kind, (api_version, _, spec_path) in WORKLOAD_KINDS.items()
 }
 
 _UNKNOWN_VALUES = frozenset(

@@ -52,6 +52,7 @@ def _in(spec: dict[str, Any], *path: str) -> dict[str, Any]:
 
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Pod": ("kubernetes:core/v1:Pod", ()),
+    "ReplicationController": ("kubernetes:core/v1:ReplicationController", ("template", "spec")),
     "Deployment": ("kubernetes:apps/v1:Deployment", ("template", "spec")),
     "StatefulSet": ("kubernetes:apps/v1:StatefulSet", ("template", "spec")),
     "DaemonSet": ("kubernetes:apps/v1:DaemonSet", ("template", "spec")),

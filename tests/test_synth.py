@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 import shutil
 from collections import Counter
@@ -371,3 +372,12 @@ def test_resources_document_marks_cross_cloud_edges(deployed: Deployment) -> Non
     document = resources_document(deployed, build_graph(deployed))
     values = {edge["value"] for edge in document["crossCloudEdges"]}
     assert {"client secret", "connection string", "kubeconfig (endpoint, CA)"} <= values
+
+
+def test_a_run_leaves_pickle_as_it_found_it() -> None:
+    """pulumi's dynamic providers patch pickle on every run; the engine puts it back, or a session
+    of hundreds of runs would nest the patches past Python's recursion limit."""
+    pickler = vars(pickle._Pickler)  # pyright: ignore[reportPrivateUsage]
+    before = (pickler["_batch_setitems"], pickler["save_dict"])
+    run_program()
+    assert (pickler["_batch_setitems"], pickler["save_dict"]) == before

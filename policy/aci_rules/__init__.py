@@ -60,15 +60,19 @@ __all__ = [
 ]
 
 
-# Where each workload kind keeps its pod template: (metadata path, spec path).
-POD_SPEC_PATHS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "Pod": (("metadata",), ("spec",)),
-    "Deployment": (("spec", "template", "metadata"), ("spec", "template", "spec")),
-    "ReplicaSet": (("spec", "template", "metadata"), ("spec", "template", "spec")),
-    "StatefulSet": (("spec", "template", "metadata"), ("spec", "template", "spec")),
-    "DaemonSet": (("spec", "template", "metadata"), ("spec", "template", "spec")),
-    "Job": (("spec", "template", "metadata"), ("spec", "template", "spec")),
+_TEMPLATE = (("spec", "template", "metadata"), ("spec", "template", "spec"))
+# Every workload kind that makes pods: its API version, and where it keeps its pod template
+# (metadata path, spec path).
+POD_SPEC_PATHS: Mapping[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "Pod": ("v1", ("metadata",), ("spec",)),
+    "ReplicationController": ("v1", *_TEMPLATE),
+    "Deployment": ("apps/v1", *_TEMPLATE),
+    "ReplicaSet": ("apps/v1", *_TEMPLATE),
+    "StatefulSet": ("apps/v1", *_TEMPLATE),
+    "DaemonSet": ("apps/v1", *_TEMPLATE),
+    "Job": ("batch/v1", *_TEMPLATE),
     "CronJob": (
+        "batch/v1",
         ("spec", "jobTemplate", "spec", "template", "metadata"),
         ("spec", "jobTemplate", "spec", "template", "spec"),
     ),
@@ -129,7 +133,7 @@ def pod_template(
     paths = POD_SPEC_PATHS.get(kind) if isinstance(kind, str) else None
     if kind is None or paths is None:
         return None
-    metadata_path, spec_path = paths
+    _, metadata_path, spec_path = paths
     spec = at(obj, *spec_path)
     metadata = at(obj, *metadata_path)
     namespace = at(obj, "metadata", "namespace")
