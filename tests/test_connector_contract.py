@@ -177,3 +177,27 @@ def test_credentials_are_mounted_read_only_readable_by_the_connectors_group_alon
     mounted = {m["name"]: m for m in connector["volumeMounts"]}
     for volume in SECRET_VOLUMES:
         assert mounted[volume]["readOnly"] is True, volume
+
+
+# --- the kubelet serving certificate ----------------------------------------------------------
+
+
+def test_the_kubelet_serves_a_certificate_for_its_node_renewed_before_it_expires(
+    stack: Deployment,
+) -> None:
+    key = stack.one("tls:index/privateKey:PrivateKey", "aci-connector-kubelet")
+    cert = stack.one("tls:index/selfSignedCert:SelfSignedCert", "aci-connector-kubelet").inputs
+    assert key.inputs == {"algorithm": "ECDSA", "ecdsaCurve": "P256"}
+    assert reveal(cert["privateKeyPem"]) == reveal(key.outputs["privateKeyPem"])
+    # For the node it serves: the name the API server dials it by.
+    assert cert["subject"] == {"commonName": "aci-connector", "organization": "gke-aci"}
+    assert cert["dnsNames"] == ["aci-connector"]
+    assert {"server_auth", "digital_signature"} <= set(cert["allowedUses"])
+    # A year, replaced by the first `pulumi up` in its last 30 days (a new Secret, a new pod).
+    assert cert["validityPeriodHours"] == 365 * 24
+    assert cert["earlyRenewalHours"] == 30 * 24
+    tls_secret = stack.one("kubernetes:core/v1:Secret", "aci-connector-kubelet-tls")
+    assert reveal(tls_secret.inputs["stringData"]) == {
+        "tls.crt": reveal(stack.one("tls:index/selfSignedCert:SelfSignedCert").outputs["certPem"]),
+        "tls.key": reveal(key.outputs["privateKeyPem"]),
+    }

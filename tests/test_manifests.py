@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import kubernetes_validate
@@ -49,6 +50,19 @@ def test_every_object_validates_strictly(stack: Deployment, version: str) -> Non
     for obj in objects:
         # Secrets are redacted to a marker string, which keeps stringData's shape valid.
         kubernetes_validate.validate(obj, version, strict=True)
+
+
+# Kubernetes names and namespaces are DNS-1123 subdomains (lower case); the OpenAPI schemas do not
+# say so, the API server refuses anything else.
+DNS_1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def test_every_name_is_one_kubernetes_accepts(stack: Deployment) -> None:
+    for obj in kubernetes_objects(stack):
+        metadata = obj["metadata"]
+        for name in (metadata["name"], metadata.get("namespace", "default")):
+            assert DNS_1123_SUBDOMAIN.fullmatch(name), name
+            assert len(name) <= 253, name
 
 
 def test_the_validator_rejects_a_broken_object() -> None:

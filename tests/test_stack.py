@@ -430,3 +430,25 @@ def test_provisioned_throughput_and_unprotected_database() -> None:
     assert stack.one(RESOURCE_GROUP).protect is False
     assert stack.one(CLUSTER).inputs["deletionProtection"] is False
     assert stack.one(NODE_POOL).inputs["nodeCount"] == 1
+
+
+@pytest.mark.parametrize("config", [{}, {"gke-aci:appImage": "janakiramm/todo"}])
+def test_every_secret_a_workload_uses_is_in_its_namespace(config: dict[str, str]) -> None:
+    """A Secret in another namespace is one the pod cannot mount: it would never start."""
+    stack = run_program(config)
+    secrets: dict[str, set[str]] = {}
+    for secret in stack.of_type(SECRET):
+        metadata = output(secret, "metadata")
+        secrets.setdefault(metadata.get("namespace", "default"), set()).add(metadata["name"])
+    for workload in (stack.one(DEPLOYMENT), stack.one(POD)):
+        namespace = reveal(workload.inputs["metadata"])["namespace"]
+        spec = reveal(workload.inputs["spec"])
+        pod_spec = spec["template"]["spec"] if workload.type == DEPLOYMENT else spec
+        used = {v["secret"]["secretName"] for v in pod_spec.get("volumes", []) if "secret" in v}
+        used |= {p["name"] for p in pod_spec.get("imagePullSecrets", [])}
+        for container in pod_spec["containers"]:
+            for variable in container.get("env", []):
+                if "secretKeyRef" in variable.get("valueFrom", {}):
+                    used.add(variable["valueFrom"]["secretKeyRef"]["name"])
+        assert used, workload.name
+        assert used <= secrets.get(namespace, set()), (workload.name, namespace)
