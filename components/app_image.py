@@ -22,6 +22,9 @@ from settings import CredentialSettings
 # between machines and show a diff on every `pulumi up` from another checkout.
 APP_CONTEXT = "app"
 REPOSITORY = "todo"
+# Every timestamp in the image: the same source gives the same digest at any time, from any
+# checkout (docs/decisions/0009-reproducible-app-image.md). app/Dockerfile defaults to it too.
+SOURCE_DATE_EPOCH = "0"
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ class AppImage(pulumi.ComponentResource):
     registry alone: one with AcrPush, whose credential only the build on the deploying machine
     uses and which never reaches the cluster; one with AcrPull, whose credential the pod uses
     as an image pull secret, which the ACI connector turns into the container group's registry
-    credential. ``image`` names the image by digest, so a code change rolls the pod and an
-    unchanged ``app/`` gives no diff.
+    credential. ``image`` names the image by digest, so a code change rolls the pod, and an
+    unchanged ``app/`` gives the same digest, so no new pod, even when another checkout's file
+    modes make pulumi-docker-build build it again.
 
     Building needs Docker with buildx on the machine that runs ``pulumi up``. Previews do not
     build (``build_on_preview`` is off), so ``pulumi preview`` in CI needs no Docker.
@@ -99,6 +103,9 @@ class AppImage(pulumi.ComponentResource):
             context={"location": APP_CONTEXT},
             dockerfile={"location": f"{APP_CONTEXT}/Dockerfile"},
             platforms=[docker_build.Platform.LINUX_AMD64],
+            # BuildKit stamps the image config and its history with it (BuildKit 0.11+); the
+            # Dockerfile stamps every file with it.
+            build_args={"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH},
             tags=[pulumi.Output.concat(registry.login_server, f"/{REPOSITORY}:latest")],
             push=True,
             build_on_preview=False,

@@ -27,6 +27,11 @@ class ContainerGroupRoleArgs:
     role_name: pulumi.Input[str]
     subscription_id: pulumi.Input[str]
     resource_group_id: pulumi.Input[str]
+    # ARM checks a role's actions against the resource providers registered on the subscription
+    # and refuses unknown ones (InvalidActionOrNotAction, "The resource provider referenced in
+    # the action is not returned in the list of providers": azure-powershell issue #9800), so
+    # the definition is created only once Microsoft.ContainerInstance is registered.
+    container_instance_registration: pulumi.Resource
 
 
 class ContainerGroupRole(pulumi.ComponentResource):
@@ -51,7 +56,11 @@ class ContainerGroupRole(pulumi.ComponentResource):
             scope=args.resource_group_id,
             assignable_scopes=[args.resource_group_id],
             permissions=[{"actions": list(CONNECTOR_ACTIONS)}],
-            opts=pulumi.ResourceOptions(parent=self),
+            # An ordering only: a value from the registration would be unknown in the preview of
+            # a re-registration, and scope and assignable scopes replace the role when they change.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[args.container_instance_registration]
+            ),
         )
         # A new custom role takes a moment to replicate; an assignment made at once can fail
         # with RoleDefinitionDoesNotExist.

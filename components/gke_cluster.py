@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -20,6 +21,8 @@ _NODE_OAUTH_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
 # The control plane's range when nodes are private (any unused /28 of RFC 1918 space).
 MASTER_CIDR = "172.16.0.32/28"
+# GCP label values: lowercase letters, digits, "-" and "_", at most 63 characters.
+_LABEL_VALUE_MAX = 63
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,11 @@ class GkeCluster(pulumi.ComponentResource):
     without replacing the cluster. Hardening: nodes run as a dedicated service account with only
     the roles nodes need (not the default compute account), as shielded VMs with secure boot and
     integrity monitoring, behind the GKE metadata server (workload identity), with auto-repair
-    and auto-upgrade on a release channel; no legacy ABAC, no client certificate; Dataplane V2
-    enforces network policies. Private nodes (with Cloud NAT for their egress) and authorized
-    control-plane networks are settings.
+    and auto-upgrade on a release channel; the temporary default pool that GKE starts and this
+    component removes runs the same way. No legacy ABAC, no client certificate; Dataplane V2
+    enforces network policies; intranode visibility puts pod-to-pod traffic on one node through
+    the VPC (its firewall rules and flow logs). Private nodes (with Cloud NAT for their egress)
+    and authorized control-plane networks are settings.
 
     The component builds a kubeconfig that authenticates through ``gke-gcloud-auth-plugin`` (no
     static credentials) and a Kubernetes provider from it that is only usable once the node pool
@@ -89,8 +94,12 @@ class GkeCluster(pulumi.ComponentResource):
         cluster = container.Cluster(
             name,
             location=settings.zone,
+            resource_labels=cluster_labels(pulumi.get_project(), pulumi.get_stack()),
+            # GKE starts a default pool with the cluster and runs it for minutes before it is
+            # removed; its nodes get the same account, metadata server and shielded VMs.
             remove_default_node_pool=True,
             initial_node_count=1,
+            node_config=node_config(node_account.email),
             networking_mode="VPC_NATIVE",
             ip_allocation_policy={},
             workload_identity_config={"workload_pool": f"{settings.project}.svc.id.goog"},
@@ -98,8 +107,12 @@ class GkeCluster(pulumi.ComponentResource):
             enable_shielded_nodes=True,
             enable_legacy_abac=False,
             master_auth={"client_certificate_config": {"issue_client_certificate": False}},
-            # Dataplane V2 (Cilium) enforces NetworkPolicy objects.
+            # Dataplane V2 (Cilium) enforces NetworkPolicy objects, so GKE's Calico add-on stays
+            # off. Said explicitly; the provider reads an absent policy back as this same value
+            # (terraform-provider-google resource_container_cluster.go, flattenNetworkPolicy).
             datapath_provider="ADVANCED_DATAPATH",
+            network_policy={"enabled": False},
+            enable_intranode_visibility=True,
             private_cluster_config=(
                 {
                     "enable_private_nodes": True,
@@ -120,7 +133,19 @@ class GkeCluster(pulumi.ComponentResource):
                 else None
             ),
             deletion_protection=settings.deletion_protection,
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The default pool's nodes start with the node account: not before its roles.
+                depends_on=node_roles,
+                # nodeConfig describes only the default pool. Once that pool is gone GKE reports
+                # no nodeConfig, while the provider marks the block ForceNew
+                # (terraform-provider-google node_config.go, schemaNodeConfig): every later
+                # `pulumi up` would plan a new cluster (pulumi-gcp issue #744), and so would
+                # adding the block to a cluster made before it. The bridge drops ignored paths
+                # from the provider's diff (pulumi-terraform-bridge, tfshim/sdk-v2
+                # processIgnoreChanges). Later node changes go to the node pool below.
+                ignore_changes=["nodeConfig"],
+            ),
         )
 
         node_pool = container.NodePool(
@@ -129,14 +154,8 @@ class GkeCluster(pulumi.ComponentResource):
             location=settings.zone,
             node_count=settings.node_count,
             node_config={
+                **node_config(node_account.email),
                 "machine_type": settings.node_machine_type,
-                "service_account": node_account.email,
-                "oauth_scopes": _NODE_OAUTH_SCOPES,
-                "workload_metadata_config": {"mode": "GKE_METADATA"},
-                "shielded_instance_config": {
-                    "enable_secure_boot": True,
-                    "enable_integrity_monitoring": True,
-                },
             },
             management={"auto_repair": True, "auto_upgrade": True},
             # Nodes must not start before their account may write logs and pull images.
@@ -159,6 +178,33 @@ class GkeCluster(pulumi.ComponentResource):
         )
 
         self.register_outputs({"clusterName": self.cluster_name, "kubeconfig": self.kubeconfig})
+
+
+def node_config(service_account: pulumi.Input[str]) -> container.ClusterNodeConfigArgsDict:
+    """How every node of the cluster runs, the temporary default pool's included."""
+    return {
+        "service_account": service_account,
+        "oauth_scopes": _NODE_OAUTH_SCOPES,
+        "workload_metadata_config": {"mode": "GKE_METADATA"},
+        "shielded_instance_config": {
+            "enable_secure_boot": True,
+            "enable_integrity_monitoring": True,
+        },
+    }
+
+
+def cluster_labels(project: str, stack: str) -> dict[str, str]:
+    """The cluster's GCP labels: which program and stack own it, the same on every run."""
+    return {
+        "managed-by": "pulumi",
+        "project": gcp_label_value(project),
+        "stack": gcp_label_value(stack),
+    }
+
+
+def gcp_label_value(value: str) -> str:
+    """``value`` as a GCP label value: lowercase, other characters as "-", at most 63 long."""
+    return re.sub(r"[^a-z0-9_-]", "-", value.lower())[:_LABEL_VALUE_MAX]
 
 
 def node_account_id(stack: str) -> str:

@@ -1,4 +1,4 @@
-"""The todo web app, scheduled onto the virtual node so that it runs in ACI."""
+"""The todo web app: in ACI through the virtual node, or bursting from GKE into ACI."""
 
 from __future__ import annotations
 
@@ -9,20 +9,28 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.aci_connector import VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT_KEY
-from components.app_contract import PORT_VARIABLE, AppContract
+from components.app_contract import AppContract
 from components.app_image import RegistryPull
+from components.entry_point import ENTRY_LABELS, EntryPoint, EntryPointArgs
 from components.readiness_gate import HttpReadinessGate
-from components.scan_skips import checkov_skips
+from components.web_workload import (
+    HTTP_PORT_NAME,
+    NAMESPACE,
+    READY_TIMEOUT,
+    READY_TIMEOUT_SECONDS,
+    WEB,
+    WEB_LABELS,
+    WebPodInputs,
+    scan_skips,
+    web_deployment_spec,
+    web_pod_annotations,
+    web_pod_spec,
+    web_url,
+)
 from settings import AppSettings
 
-# The connector names the container group's public DNS label after this annotation.
-DNS_LABEL_ANNOTATION = "virtualkubelet.io/dnsnamelabel"
-NAMESPACE = "todo"
-# How long `pulumi up` waits for the pod to run (the ACI container group and the image pull),
-# and then for our app to answer its readiness check.
-READY_TIMEOUT = "10m"
-READY_TIMEOUT_SECONDS = 600
+# The headless Service that lists the replicas for the entry point.
+REPLICAS_SERVICE = "web-replicas"
 
 
 @dataclass(frozen=True)
@@ -40,21 +48,21 @@ class TodoAppArgs:
 
 
 class TodoApp(pulumi.ComponentResource):
-    """The seed's ``web`` pod, pinned to the virtual node, with its database from a Secret.
+    """The todo app on the virtual node, or bursting from GKE into ACI, with its database.
 
-    The pod selects the virtual node by hostname and tolerates its taint, so it can only run in
-    ACI. Its container port is declared because ACI gives a container group a public IP only for
-    declared ports, and there is no port mapping: the app's port is the public port. The database
-    location reaches the container from a Secret, in the variable the image reads
-    (see ``components/app_contract.py``). With our own app, an HTTP check of ``/healthz`` from
-    the deploying machine makes ``pulumi up`` finish only once the app in ACI reaches its
-    database.
-
-    ``web_ip`` is the pod's IP, which for an ACI pod is the container group's public IP.
+    With one replica in ``aci`` placement it is the seed's ``web`` pod, pinned to the virtual
+    node, and ``web_ip`` is the pod's IP, which for an ACI pod is the container group's public IP.
+    Otherwise the replicas are a Deployment behind the entry point (components/entry_point.py),
+    and ``web_ip`` is the entry point's load balancer. The pod spec is the same in every mode
+    (components/web_workload.py). The database location reaches the container from a Secret,
+    in the variable the image reads (components/app_contract.py). With our own app, an HTTP
+    check of ``/healthz`` from the deploying machine makes ``pulumi up`` finish only once the app
+    answers and reaches its database.
     """
 
     web_ip: pulumi.Output[str]
     web_url: pulumi.Output[str]
+    workload: dict[str, object]
 
     def __init__(
         self, name: str, args: TodoAppArgs, opts: pulumi.ResourceOptions | None = None
@@ -62,7 +70,6 @@ class TodoApp(pulumi.ComponentResource):
         super().__init__("gke-aci:kubernetes:TodoApp", name, None, opts)
         settings, contract = args.settings, args.contract
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
-        labels = {"name": "web", "app": "todoapp"}
 
         namespace = k8s.core.v1.Namespace(
             name, metadata={"name": NAMESPACE, "labels": {"app": "todoapp"}}, opts=k8s_opts
@@ -70,8 +77,8 @@ class TodoApp(pulumi.ComponentResource):
         namespace_name = namespace.metadata.apply(lambda m: m.name or "")
         database = k8s.core.v1.Secret(
             f"{name}-database",
-            metadata={"namespace": namespace_name, "labels": labels},
-            # Immutable and auto-named: a new connection string makes a new Secret and a new pod.
+            metadata={"namespace": namespace_name, "labels": WEB_LABELS},
+            # Immutable and auto-named: a new connection string makes a new Secret and new pods.
             immutable=True,
             string_data={
                 contract.database_variable: pulumi.Output.from_input(args.connection_string).apply(
@@ -80,191 +87,148 @@ class TodoApp(pulumi.ComponentResource):
             },
             opts=k8s_opts,
         )
-
-        pod_spec: k8s.core.v1.PodSpecArgsDict = {
-            "node_selector": {
-                **VIRTUAL_NODE_LABEL,
-                "kubernetes.io/hostname": args.virtual_node_name,
-            },
-            "tolerations": [
-                {"key": VIRTUAL_NODE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
-            ],
-            # ACI pods never call the Kubernetes API, and the connector cannot project
-            # service-account tokens on current clusters.
-            "automount_service_account_token": False,
-            "containers": [_web_container(args, database)],
-        }
-        if contract.database_file:
-            pod_spec["volumes"] = [
-                {
-                    "name": "database",
-                    "secret": {"secret_name": database.metadata.apply(lambda m: m.name or "")},
-                }
-            ]
-        if args.registry_pull is not None:
-            pull_secret = _pull_secret(
-                f"{name}-registry", args.registry_pull, namespace_name, labels, k8s_opts
-            )
-            pod_spec["image_pull_secrets"] = [
-                {"name": pull_secret.metadata.apply(lambda m: m.name or "")}
-            ]
-
-        annotations = checkov_skips(
-            _aci_skips(
-                pinned_by_digest=args.registry_pull is not None,
-                reads_file=contract.database_file is not None,
-            )
+        pull_secret = (
+            _pull_secret(f"{name}-registry", args.registry_pull, namespace_name, k8s_opts)
+            if args.registry_pull is not None
+            else None
         )
-        if settings.dns_label:
-            annotations[DNS_LABEL_ANNOTATION] = settings.dns_label
+        inputs = WebPodInputs(
+            image=args.image,
+            virtual_node_name=args.virtual_node_name,
+            database_secret=database.metadata.apply(lambda m: m.name or ""),
+            pull_secret=pull_secret.metadata.apply(lambda m: m.name or "") if pull_secret else None,
+        )
+        skips = scan_skips(settings, contract, pinned_by_digest=args.registry_pull is not None)
         metadata: k8s.meta.v1.ObjectMetaArgsDict = {
-            "name": "web",
+            "name": WEB,
             "namespace": namespace_name,
-            "labels": labels,
-            "annotations": annotations,
+            "labels": WEB_LABELS,
         }
-        pod = k8s.core.v1.Pod(
-            name,
-            metadata=metadata,
-            spec=pod_spec,
-            # The pod has a fixed name, so a change that replaces it must delete the old one first.
-            opts=pulumi.ResourceOptions.merge(
-                k8s_opts,
-                pulumi.ResourceOptions(
-                    delete_before_replace=True,
-                    custom_timeouts=pulumi.CustomTimeouts(
-                        create=READY_TIMEOUT, update=READY_TIMEOUT
-                    ),
-                ),
+        # The workload has a fixed name, so a change that replaces it must delete the old first.
+        workload_opts = pulumi.ResourceOptions.merge(
+            k8s_opts,
+            pulumi.ResourceOptions(
+                delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create=READY_TIMEOUT, update=READY_TIMEOUT),
             ),
         )
 
-        self.web_ip = pod.status.apply(lambda status: (status.pod_ip if status else None) or "")
-        if settings.dns_label:
-            url = web_url(
-                f"{settings.dns_label}.{args.aci_region}.azurecontainer.io", settings.port
+        revision: pulumi.Output[str]
+        if settings.single_pod:
+            pod = k8s.core.v1.Pod(
+                name,
+                metadata={**metadata, "annotations": {**skips, **web_pod_annotations(settings)}},
+                spec=web_pod_spec(settings, contract, inputs),
+                opts=workload_opts,
             )
-            self.web_url = pod.urn.apply(lambda _: url)
+            self.web_ip = pod.status.apply(lambda status: (status.pod_ip if status else None) or "")
+            if settings.dns_label:
+                url = web_url(
+                    f"{settings.dns_label}.{args.aci_region}.azurecontainer.io", settings.port
+                )
+                self.web_url = pod.urn.apply(lambda _: url)
+            else:
+                self.web_url = self.web_ip.apply(lambda ip: web_url(ip, settings.port))
+            # A new pod (new image, new secret) is checked again.
+            revision = pod.metadata.apply(lambda m: m.uid or "")
         else:
-            self.web_url = self.web_ip.apply(lambda ip: web_url(ip, settings.port))
+            deployment = k8s.apps.v1.Deployment(
+                name,
+                metadata={**metadata, "annotations": skips},
+                spec=web_deployment_spec(settings, contract, inputs),
+                opts=workload_opts,
+            )
+            replicas = k8s.core.v1.Service(
+                f"{name}-replicas",
+                metadata={
+                    "name": REPLICAS_SERVICE,
+                    "namespace": namespace_name,
+                    "labels": WEB_LABELS,
+                },
+                spec={
+                    # Headless: its DNS name answers with every ready replica's IP, ACI public
+                    # IPs included, which is how the entry point finds them.
+                    "cluster_ip": "None",
+                    "selector": WEB_LABELS,
+                    "ports": [
+                        {
+                            "name": HTTP_PORT_NAME,
+                            "port": settings.port,
+                            "target_port": HTTP_PORT_NAME,
+                            "protocol": "TCP",
+                        }
+                    ],
+                },
+                opts=k8s_opts,
+            )
+            # Replicas on GKE nodes take requests from the entry point only (the kubelet's
+            # probes come from the node, which Kubernetes always admits). Replicas in ACI are
+            # outside the cluster network, where no NetworkPolicy applies.
+            k8s.networking.v1.NetworkPolicy(
+                name,
+                metadata={"namespace": namespace_name, "labels": WEB_LABELS},
+                spec={
+                    "pod_selector": {"match_labels": WEB_LABELS},
+                    "policy_types": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from_": [{"pod_selector": {"match_labels": ENTRY_LABELS}}],
+                            "ports": [{"protocol": "TCP", "port": settings.port}],
+                        }
+                    ],
+                },
+                opts=k8s_opts,
+            )
+            entry = EntryPoint(
+                f"{name}-entry",
+                EntryPointArgs(
+                    namespace=namespace_name,
+                    image=settings.entry_proxy_image,
+                    replicas_host=pulumi.Output.concat(
+                        replicas.metadata.apply(lambda m: m.name or ""),
+                        ".",
+                        namespace_name,
+                        ".svc.cluster.local",
+                    ),
+                    app_port=settings.port,
+                    health_path=contract.readiness_path or "/",
+                    kubernetes_provider=args.kubernetes_provider,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.web_ip = entry.ip
+            self.web_url = entry.url
+            # A new template (image, secret, size) rolls the replicas; check again after it.
+            revision = deployment.metadata.apply(lambda m: f"{m.uid or ''}/{m.generation or ''}")
+
+        self.workload = {
+            "kind": "Pod" if settings.single_pod else "Deployment",
+            "name": WEB,
+            "placement": settings.placement.value,
+            "replicas": settings.replicas,
+            "selector": dict(WEB_LABELS),
+        }
 
         if contract.readiness_path:
-            # The connector reports the pod Ready once the container runs; it never reads the
-            # probe's result. This check, from the machine running `pulumi up`, is what makes
-            # the deployment finish only when the app in ACI answers and reaches its database.
+            # The connector reports an ACI pod Ready once the container runs; it never reads
+            # the probe's result. This check, from the machine running `pulumi up`, is what
+            # makes the deployment finish only when the app answers and reaches its database
+            # (through the entry point: through a replica its health checks admitted).
             HttpReadinessGate(
                 f"{name}-ready",
                 url=pulumi.Output.concat(self.web_url, contract.readiness_path),
-                # A new pod (new image, new secret) is checked again.
-                revision=pod.metadata.apply(lambda m: m.uid or ""),
+                revision=revision,
                 timeout_seconds=READY_TIMEOUT_SECONDS,
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        self.register_outputs({"webIp": self.web_ip, "webUrl": self.web_url})
-
-
-def _web_container(
-    args: TodoAppArgs, database: k8s.core.v1.Secret
-) -> k8s.core.v1.ContainerArgsDict:
-    contract, port = args.contract, args.settings.port
-    container: k8s.core.v1.ContainerArgsDict = {
-        "name": "web",
-        "image": args.image,
-        "env": [
-            _database_variable(contract, database),
-            {"name": PORT_VARIABLE, "value": str(port)},
-        ],
-        "ports": [{"name": "http", "container_port": port, "protocol": "TCP"}],
-        "resources": {
-            "requests": {"cpu": "500m", "memory": "512Mi"},
-            "limits": {"cpu": "1", "memory": "1Gi"},
-        },
-    }
-    if contract.database_file:
-        folder = contract.database_file.rsplit("/", 1)[0]
-        container["volume_mounts"] = [{"name": "database", "mount_path": folder, "read_only": True}]
-    if contract.readiness_path:
-        # The app's database timeouts are 5 s, so a probe allows 8 s before it counts a failure.
-        container["readiness_probe"] = _http_probe(
-            contract.readiness_path, port, delay=5, every=10, timeout=8
+        self.register_outputs(
+            {"webIp": self.web_ip, "webUrl": self.web_url, "workload": self.workload}
         )
-    if contract.liveness_path:
-        container["liveness_probe"] = _http_probe(
-            contract.liveness_path, port, delay=10, every=20, timeout=5
-        )
-    return container
-
-
-def _database_variable(
-    contract: AppContract, database: k8s.core.v1.Secret
-) -> k8s.core.v1.EnvVarArgsDict:
-    """The file's path when the app reads a mounted file; else the Secret's value itself."""
-    if contract.database_file:
-        return {"name": contract.database_file_variable, "value": contract.database_file}
-    return {
-        "name": contract.database_variable,
-        "value_from": {
-            "secret_key_ref": {
-                "name": database.metadata.apply(lambda m: m.name or ""),
-                "key": contract.database_variable,
-            }
-        },
-    }
-
-
-def _http_probe(
-    path: str, port: int, *, delay: int, every: int, timeout: int
-) -> k8s.core.v1.ProbeArgsDict:
-    """An HTTP GET probe: the only kind besides exec that azure-aci maps to ACI."""
-    return {
-        "http_get": {"path": path, "port": port, "scheme": "HTTP"},
-        "initial_delay_seconds": delay,
-        "period_seconds": every,
-        "timeout_seconds": timeout,
-        "failure_threshold": 3,
-        "success_threshold": 1,
-    }
-
-
-def _aci_skips(*, pinned_by_digest: bool, reads_file: bool) -> dict[str, str]:
-    """Checkov checks that cannot apply to a pod that runs in ACI, with the reason for each."""
-    ignored = "the pod runs in ACI, which ignores securityContext (azure-aci maps none of it)"
-    skips = {
-        check: ignored
-        for check in (
-            "CKV_K8S_20",
-            "CKV_K8S_22",
-            "CKV_K8S_23",
-            "CKV_K8S_28",
-            "CKV_K8S_29",
-            "CKV_K8S_30",
-            "CKV_K8S_31",
-            "CKV_K8S_37",
-            "CKV_K8S_40",
-        )
-    }
-    if not reads_file:
-        skips["CKV_K8S_35"] = (
-            "this image reads its connection string only from an environment variable (appImage "
-            "contract; a known limit in the README)"
-        )
-    skips["CKV2_K8S_6"] = (
-        "the pod runs in ACI, outside the cluster network, where a NetworkPolicy enforces nothing"
-    )
-    if pinned_by_digest:
-        digest = "the image is named by the digest the build pushed (known after deploy)"
-        skips["CKV_K8S_14"] = digest
-        skips["CKV_K8S_43"] = digest
-    return skips
 
 
 def _pull_secret(
-    name: str,
-    pull: RegistryPull,
-    namespace: pulumi.Input[str],
-    labels: dict[str, str],
-    opts: pulumi.ResourceOptions,
+    name: str, pull: RegistryPull, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
 ) -> k8s.core.v1.Secret:
     """A ``kubernetes.io/dockerconfigjson`` Secret, which the connector maps to ACI's credential."""
     config = pulumi.Output.all(pull.server, pull.username, pull.password).apply(
@@ -272,7 +236,7 @@ def _pull_secret(
     )
     return k8s.core.v1.Secret(
         name,
-        metadata={"namespace": namespace, "labels": labels},
+        metadata={"namespace": namespace, "labels": WEB_LABELS},
         type="kubernetes.io/dockerconfigjson",
         immutable=True,
         string_data={".dockerconfigjson": pulumi.Output.secret(config)},
@@ -286,8 +250,3 @@ def docker_config_json(server: str, username: str, password: str) -> str:
         {"auths": {server: {"username": username, "password": password, "auth": auth}}},
         sort_keys=True,
     )
-
-
-def web_url(host: str, port: int) -> str:
-    """``http://host[:port]``, the port left out when it is 80."""
-    return f"http://{host}" if port == 80 else f"http://{host}:{port}"

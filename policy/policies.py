@@ -28,6 +28,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyCustomTimeouts,
     PolicyResourceOptions,
     ReportViolation,
@@ -47,7 +48,15 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
+if __package__:  # imported as policy.policies (the project's tests, synth)
+    from .aci_rules import POD_SPEC_PATHS as WORKLOAD_KINDS
+    from .aci_rules import aci_violations, virtual_node
+else:  # run by Pulumi from this folder (`--policy-pack policy`)
+    from aci_rules import POD_SPEC_PATHS as WORKLOAD_KINDS
+    from aci_rules import aci_violations, virtual_node
+
 __all__ = [
+    "ACI_CONFORMANCE",
     "ALL_POLICIES",
     "COSMOS_PROTECTED_AND_TLS12",
     "GKE_HARDENED",
@@ -62,6 +71,7 @@ __all__ = [
     "is_unknown",
     "looks_like_credential",
     "plain",
+    "validate_aci_conformance",
     "validate_cosmos_account",
     "validate_cosmos_mongo_database",
     "validate_gke_cluster",
@@ -81,16 +91,18 @@ COSMOS_MONGO_DATABASE = "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase"
 GKE_CLUSTER = "gcp:container/cluster:Cluster"
 GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
 
+
 # Where each Kubernetes workload keeps its pod spec.
+def _type_token(kind: str, api_version: str) -> str:
+    """``kubernetes:apps/v1:Deployment``, as pulumi-kubernetes names a kind's resources."""
+    group, _, version = api_version.rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{kind}"
+
+
+# Where each workload keeps its pod spec, by type token: the ACI rules' table of workloads.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "kubernetes:core/v1:Pod": ("spec",),
-    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
-    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
-    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    _type_token(kind, api_version): spec_path
+    for kind, (api_version, _, spec_path) in WORKLOAD_KINDS.items()
 }
 
 _UNKNOWN_VALUES = frozenset(
@@ -521,6 +533,27 @@ def validate_workload_containers(
             )
 
 
+# --- aci-conformance ----------------------------------------------------------------------------
+
+# The stack's default virtual node (`virtualNodeName`); set others with the policy's
+# `virtualNodeNames` config (`pulumi preview --policy-pack policy --policy-pack-config ...`).
+DEFAULT_VIRTUAL_NODE_NAMES = ("aci-connector",)
+
+
+def validate_aci_conformance(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    """A workload that may run on the ACI virtual node meets the ACI rules (policy/aci_rules)."""
+    if args.resource_type not in POD_SPEC_PATHS:
+        return
+    props = _props(args)
+    props.setdefault("kind", args.resource_type.rsplit(":", 1)[-1])
+    names = args.get_config().get("virtualNodeNames") or DEFAULT_VIRTUAL_NODE_NAMES
+    nodes = [virtual_node(str(name)) for name in names]
+    for violation in aci_violations(props, nodes, is_unknown):
+        report_violation(f"ACI would refuse this workload's pods: {violation}", None)
+
+
 # --- The policies -------------------------------------------------------------------------------
 
 NO_BROAD_ROLE_ASSIGNMENT = ResourceValidationPolicy(
@@ -584,6 +617,26 @@ WORKLOAD_LIMITS_NO_PRIVILEGED = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
 )
 
+ACI_CONFORMANCE = ResourceValidationPolicy(
+    name="aci-conformance",
+    description=(
+        "A Pod, Deployment, StatefulSet, Job, CronJob or DaemonSet whose pods may run on the ACI "
+        "virtual node (they tolerate virtual-kubelet.io/provider, or select or name the node) "
+        "meets what ACI accepts, so it fails here and not minutes later in ACI."
+    ),
+    validate=validate_aci_conformance,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "virtualNodeNames": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(DEFAULT_VIRTUAL_NODE_NAMES),
+            }
+        }
+    ),
+)
+
 ALL_POLICIES: list[ResourceValidationPolicy] = [
     NO_BROAD_ROLE_ASSIGNMENT,
     NO_LITERAL_SECRET_ENV,
@@ -591,6 +644,7 @@ ALL_POLICIES: list[ResourceValidationPolicy] = [
     GKE_HARDENED,
     NODE_POOL_SERVICE_ACCOUNT,
     WORKLOAD_LIMITS_NO_PRIVILEGED,
+    ACI_CONFORMANCE,
 ]
 
 
@@ -601,6 +655,7 @@ def validation_args(
     protect: bool = False,
     name: str = "resource",
     urn: str = "",
+    config: Mapping[str, Any] | None = None,
 ) -> ResourceValidationArgs:
     """What the analyzer hands a validator for one resource (options other than protect empty)."""
     return ResourceValidationArgs(
@@ -618,6 +673,7 @@ def validation_args(
             parent=None,
         ),
         provider=None,
+        config=config,
     )
 
 

@@ -5,24 +5,22 @@ an offline engine whose clouds compute nothing yet (a stack's first preview), an
 everything a reviewer needs into one folder. No credentials, network or Pulumi CLI.
 
 Exit status: 0 when the program ran and every manifest validated; 1 when the program failed or a
-manifest did not validate (nothing is written then); 2 for bad arguments.
+manifest did not validate (nothing is written then); 2 for bad arguments, such as an ``--out``
+folder synth may not replace (see ``synth/out_folder.py``; nothing is touched then).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from synth.cost import estimate_monthly_cost
 from synth.engine import FirstPreviewCloud, run_program
 from synth.graph import build_graph
+from synth.out_folder import OutFolderError, check_out_folder, replace_out_folder
 from synth.render import (
     Summary,
     graph_markdown,
@@ -33,6 +31,7 @@ from synth.render import (
     validate_manifests,
     write_outputs,
 )
+from synth.stack_config import StackConfig, StackFileMissingError, read_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Values only a logged-in user has. When the stack does not set them, synth renders with these
@@ -40,39 +39,17 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLACEHOLDERS: Mapping[str, str] = {"gcp:project": "your-gcp-project"}
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    project: str
-    values: dict[str, str]
-    notes: list[str]
-
-
 class SynthError(Exception):
     """The program failed, or what it would deploy is invalid; the message says which."""
 
 
 def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
-    """The configuration the Pulumi CLI would give the program: stack values over defaults."""
-    project_file = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    project = str(project_file["name"])
-    values: dict[str, str] = {}
-    for key, declaration in (project_file.get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[full_key] = _config_text(declaration["default"])
-        elif isinstance(declaration, dict) and "value" in declaration:
-            values[full_key] = _config_text(declaration["value"])
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
-        raise SynthError(f"no stack file {stack_file.name}: `pulumi stack init {stack}` makes one")
-    notes: list[str] = []
-    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, dict) and "secure" in value:
-            values[full_key] = "[secret]"
-            notes.append(f"{full_key} is encrypted; rendered as [secret]")
-        else:
-            values[full_key] = _config_text(value)
+    """The configuration the Pulumi CLI would give the program, with the placeholders filled."""
+    try:
+        config = read_stack_config(project_dir, stack)
+    except StackFileMissingError as error:
+        raise SynthError(str(error)) from None
+    values, notes = dict(config.values), list(config.notes)
     for key, placeholder in PLACEHOLDERS.items():
         if not values.get(key):
             values[key] = placeholder
@@ -80,17 +57,15 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
                 f"{key} is not set for stack {stack}; rendered with the placeholder "
                 f"{placeholder!r} (`pulumi up` would ask for it: `pulumi config set {key} ...`)"
             )
-    return StackConfig(project, values, notes)
-
-
-def _config_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
+    return StackConfig(config.project, values, notes)
 
 
 def synthesize(project_dir: Path, stack: str, out: Path) -> Summary:
-    """Runs the program offline and writes the synth output into ``out``, replacing it whole."""
+    """Runs the program offline and writes the synth output into ``out``, replacing it whole.
+
+    ``out`` must be new, empty, or a folder synth wrote before (:class:`OutFolderError`).
+    """
+    out = check_out_folder(out, project_dir)
     config = load_stack_config(project_dir, stack)
     deployment = run_program(
         project_dir / "__main__.py",
@@ -115,12 +90,18 @@ def synthesize(project_dir: Path, stack: str, out: Path) -> Summary:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as scratch:
         staging = Path(scratch) / "out"
         files = write_outputs(staging, deployment, graph, manifests)
-        summary = summarize(deployment, graph, stack, [*files, "plan.md"], validation, config.notes)
+        summary = summarize(
+            deployment,
+            graph,
+            stack,
+            [*files, "plan.md"],
+            validation,
+            config.notes,
+            estimate_monthly_cost(deployment),
+        )
         (staging / "graph.md").write_text(graph_markdown(graph, stack))
         (staging / "plan.md").write_text(plan_markdown(graph, summary))
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        replace_out_folder(staging, out, project_dir)
     return summary
 
 
@@ -129,7 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m synth", description="Render and check the stack offline."
     )
     parser.add_argument("--stack", default="dev", help="stack whose configuration to use")
-    parser.add_argument("--out", default="build/synth", help="folder to write (replaced whole)")
+    parser.add_argument(
+        "--out",
+        default="build/synth",
+        help="folder to write: a new or empty one, or one synth wrote before (replaced whole)",
+    )
     parser.add_argument("--project-dir", default=str(PROJECT_DIR), help="folder with Pulumi.yaml")
     args = parser.parse_args(argv)
     project_dir = Path(args.project_dir).resolve()
@@ -137,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = out if out.is_absolute() else Path.cwd() / out
     try:
         summary = synthesize(project_dir, args.stack, out)
+    except OutFolderError as error:
+        print(f"synth: {error}", file=sys.stderr)
+        return 2
     except SynthError as error:
         print(f"synth: {error}", file=sys.stderr)
         return 1

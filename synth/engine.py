@@ -12,6 +12,7 @@ returns a resource's inputs and nothing it would compute, so every computed valu
 
 from __future__ import annotations
 
+import pickle
 import runpy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -250,13 +251,32 @@ def run_program(
     # set_mocks finished a root stack already; the program gets a fresh one, as in a real run.
     ROOT.set(None)
     error: BaseException | None = None
+    pickler = _pickler_methods()
     try:
         _sync_await(run_in_stack(lambda: _run_path(program)))
     except Exception as exc:
         error = exc
     finally:
         ROOT.set(None)
+        _restore_pickler_methods(pickler)
     return Deployment(list(monitor.registrations.values()), monitor.stack_outputs, error)
+
+
+# pulumi's serialize_provider (pulumi 3.272 pulumi/dynamic/dynamic.py) replaces
+# pickle._Pickler._batch_setitems and save_dict with sorting wrappers of the current ones for every
+# dynamic resource, and never puts them back. A `pulumi up` is one run; a test session runs the
+# program hundreds of times in one process, where the wrappers would nest until Python's recursion
+# limit. Each run here starts and ends with the methods it found.
+_PICKLER_METHODS = ("_batch_setitems", "save_dict")
+
+
+def _pickler_methods() -> dict[str, Any]:
+    return {name: pickle._Pickler.__dict__[name] for name in _PICKLER_METHODS}  # pyright: ignore[reportPrivateUsage]
+
+
+def _restore_pickler_methods(methods: Mapping[str, Any]) -> None:
+    for name, method in methods.items():
+        setattr(pickle._Pickler, name, method)  # pyright: ignore[reportPrivateUsage]
 
 
 def _run_path(program: Path) -> None:

@@ -79,7 +79,14 @@ TYPICAL_CREATION: Mapping[str, Estimate] = {
     "tls:index/privateKey:PrivateKey": Estimate(1, "local computation"),
     "tls:index/selfSignedCert:SelfSignedCert": Estimate(1, "local computation"),
     "kubernetes:apps/v1:Deployment": Estimate(
-        60, "judged: image pull and rollout of one replica; Pulumi waits for readiness"
+        60,
+        "judged: image pull and rollout on GKE nodes; Pulumi waits for readiness (replicas in "
+        "ACI take about as long as the web Pod)",
+    ),
+    "kubernetes:core/v1:Service": Estimate(
+        60,
+        "judged: a LoadBalancer Service waits for GCP's forwarding rule and address, about a "
+        "minute; a ClusterIP or headless one is seconds",
     ),
     "kubernetes:core/v1:Pod": Estimate(
         120,

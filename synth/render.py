@@ -1,4 +1,4 @@
-"""What synth writes: resources.json, manifests/, graph.md (+ graph.svg), plan.md.
+"""What synth writes: resources.json, manifests/, graph.md (+ graph.svg), plan.md (with the cost).
 
 Every file is a pure function of the recorded deployment, with stable ordering, so two runs give
 byte-identical output. Secrets become ``[secret]``; values a cloud computes become
@@ -17,6 +17,8 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from synth.aci import aci_summary_lines, aci_workloads
+from synth.cost import CostEstimate, cost_markdown
 from synth.engine import UNKNOWN, Deployment, Registration, redact
 from synth.graph import CLOUDS, OTHER, ResourceGraph, cloud_of, mermaid, short_type
 from synth.plan import critical_path, estimate, minutes
@@ -45,7 +47,7 @@ def _unknowns(value: Any) -> Any:
 
 
 def resources_document(deployment: Deployment, graph: ResourceGraph) -> dict[str, Any]:
-    """The resources.json document (schema in README "Offline synth")."""
+    """The resources.json document (schema in docs/synth.md)."""
     by_urn = deployment.by_urn
 
     def entry(r: Registration) -> dict[str, Any]:
@@ -159,6 +161,9 @@ class Summary:
     files: list[str]
     validation: Validation
     notes: list[str]
+    cost: CostEstimate | None = None
+    # One line per workload that may run on the virtual node: size, placement, conformance.
+    aci: list[str] = field(default_factory=list)
 
 
 def summarize(
@@ -168,6 +173,7 @@ def summarize(
     files: list[str],
     validation: Validation,
     notes: list[str],
+    cost: CostEstimate | None = None,
 ) -> Summary:
     counts = Counter(node.cloud for node in graph.nodes.values())
     order = [c for c, _ in CLOUDS] + [OTHER]
@@ -183,6 +189,8 @@ def summarize(
         files=files,
         validation=validation,
         notes=notes,
+        cost=cost,
+        aci=aci_summary_lines(aci_workloads(deployment)),
     )
 
 
@@ -197,7 +205,14 @@ def summary_text(summary: Summary) -> str:
         f"{len(summary.validation.failures)} failed"
     )
     lines.extend(f"    FAILED {failure}" for failure in summary.validation.failures)
+    lines.append("  may run on ACI (held to the ACI rules, policy/aci_rules):")
+    lines.extend(f"    {workload}" for workload in summary.aci)
     lines.extend(f"  note: {note}" for note in summary.notes)
+    if summary.cost is not None:
+        lines.append(
+            f"  monthly cost: about {summary.cost.total_text()} "
+            "(plan.md lists each line, its price and the assumptions)"
+        )
     lines.append(f"  wrote: {files_line(summary.files)}")
     return "\n".join(lines) + "\n"
 
@@ -240,7 +255,17 @@ def plan_markdown(graph: ResourceGraph, summary: Summary) -> str:
         f"Cross-cloud flows:\n\n{flows}\n\n"
         f"Kubernetes manifests: {checks.checked} schema checks against Kubernetes "
         f"{', '.join(KUBERNETES_VERSIONS)}, {len(checks.failures)} failed.\n\n"
+        "Workloads that may run on ACI, held to the ACI rules (`policy/aci_rules`), which the "
+        "program applies to its own before it deploys anything:\n\n"
+        + "".join(f"- {workload}\n" for workload in summary.aci)
+        + "\n"
         f"Files: {files_line(summary.files)}.\n\n"
+        + (
+            f"Monthly cost: about **{summary.cost.total_text()}** "
+            "([estimate](#monthly-cost-estimate)).\n\n"
+            if summary.cost is not None
+            else ""
+        )
         + (f"Notes:\n\n{notes}\n" if notes else "")
         + "## Deploy-time estimate\n\n"
         "Typical creation time of each resource type (estimates, with where each comes from):\n\n"
@@ -252,7 +277,7 @@ def plan_markdown(graph: ResourceGraph, summary: Summary) -> str:
         f"- Ratio: **{ratio:.1f}x** faster in one graph.\n\n"
         "### Resources on the critical path\n\n"
         "| # | Resource | Type | Cloud | Typical |\n| --- | --- | --- | --- | --- |\n"
-        f"{path_rows}\n"
+        f"{path_rows}\n" + (f"\n{cost_markdown(summary.cost)}" if summary.cost is not None else "")
     )
 
 

@@ -62,6 +62,8 @@ TLS_CERT = "-----BEGIN CERTIFICATE-----\nFAKE-cert\n-----END CERTIFICATE-----\n"
 GKE_ENDPOINT = "34.82.10.20"
 GKE_CA = base64.b64encode(b"FAKE-cluster-ca").decode()
 POD_IP = "20.66.7.8"
+# The entry point's load balancer address (burst mode and several replicas).
+LOAD_BALANCER_IP = "34.83.50.60"
 POD_UID = "5f1c0d2e-7a44-4b1e-9f3a-2d8c6b7e9a10"
 # What pulumiverse-time computes at creation: the only clock in the stack.
 CREATED_AT = "2026-11-26T17:00:00Z"
@@ -210,7 +212,14 @@ class FakeCloud(mocks.Mocks):
             computed["status"] = {"phase": "Running", "podIP": POD_IP, "hostIP": "10.128.0.9"}
             metadata["uid"] = POD_UID
         if args.typ == "kubernetes:apps/v1:Deployment":
-            computed["status"] = {"readyReplicas": 1, "availableReplicas": 1}
+            replicas = (args.inputs.get("spec") or {}).get("replicas", 1)
+            computed["status"] = {"readyReplicas": replicas, "availableReplicas": replicas}
+            metadata["uid"] = f"{metadata['name']}-uid"
+            metadata["generation"] = 1
+        if args.typ == "kubernetes:core/v1:Service":
+            spec = args.inputs.get("spec") or {}
+            if spec.get("type") == "LoadBalancer":
+                computed["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_IP}]}}
         namespace = metadata.get("namespace")
         return computed, f"{namespace}/{metadata['name']}" if namespace else metadata["name"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from components.app_contract import contract_for, image_repository, seed_dbhost
 from components.azure_data import connection_string_for_database
-from components.todo_app import web_url
+from components.web_workload import web_url
 
 KEY = "abc+def/ghi=="
 PRIMARY = (

@@ -24,7 +24,7 @@ from fake_cloud import (
     run_program,
 )
 
-from components.app_image import registry_name
+from components.app_image import SOURCE_DATE_EPOCH, registry_name
 from components.service_principal import ACR_PULL, ACR_PUSH
 
 REGISTRY = "azure-native:containerregistry:Registry"
@@ -78,6 +78,81 @@ def test_the_image_is_built_from_app_for_amd64_and_pushed_to_the_registry(
     assert image["tags"] == [f"{login_server(stack)}/todo:latest"]
     [registry] = image["registries"]
     assert registry["address"] == login_server(stack)
+
+
+# --- the same app/ gives the same image (docs/decisions/0009-reproducible-app-image.md) --------
+
+APP_DIR = PROJECT_DIR / "app"
+
+
+def dockerfile_stages() -> tuple[str, list[list[tuple[str, str]]]]:
+    """The syntax directive, and each stage's instructions as (keyword, arguments)."""
+    text = (APP_DIR / "Dockerfile").read_text()
+    [syntax] = re.findall(r"^# syntax=(\S+)$", text, re.MULTILINE)
+    logical = re.sub(r"\\\n", " ", "\n".join(
+        line for line in text.splitlines() if not line.lstrip().startswith("#")
+    ))  # fmt: skip
+    stages: list[list[tuple[str, str]]] = [[]]
+    for line in filter(str.strip, logical.splitlines()):
+        keyword, _, arguments = line.strip().partition(" ")
+        if keyword.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((keyword.upper(), " ".join(arguments.split())))
+    return syntax, stages
+
+
+def test_the_program_and_the_dockerfile_fix_the_same_timestamp(stack: Deployment) -> None:
+    assert stack.one(IMAGE).inputs["buildArgs"] == {"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
+    assert SOURCE_DATE_EPOCH.isdigit()
+    _, (global_args, *_) = dockerfile_stages()
+    assert ("ARG", f"SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH}") in global_args
+
+
+def test_no_file_mode_or_time_from_the_checkout_or_the_build_reaches_the_image() -> None:
+    syntax, (_, *stages) = dockerfile_stages()
+    # The frontend is pinned to a minor, one that reads SOURCE_DATE_EPOCH (1.5+).
+    match = re.fullmatch(r"docker/dockerfile:1\.(\d+)", syntax)
+    assert match, syntax
+    assert int(match[1]) >= 5, syntax
+    for stage in stages:
+        if any(keyword == "RUN" for keyword, _ in stage):
+            # In RUN's environment: hash-based .pyc files, the account's date from useradd.
+            first_run = [keyword for keyword, _ in stage].index("RUN")
+            assert ("ARG", "SOURCE_DATE_EPOCH") in stage[:first_run], stage[0]
+        assert all(keyword != "ADD" for keyword, _ in stage)
+    runtime, image = stages[-2], stages[-1]
+    assert runtime[0] == ("FROM", "${PYTHON_IMAGE} AS runtime")
+    # The runtime stage ends by fixing the modes of the sources it copied, whatever the
+    # checkout's umask, and by giving every file it wrote or copied the fixed time...
+    keyword, last = runtime[-1]
+    assert keyword == "RUN"
+    assert ("COPY", "todo/ /app/todo/") in runtime
+    assert "chmod -R u=rwX,go=rX /app" in last
+    assert 'touch --date="@${SOURCE_DATE_EPOCH}"' in last
+    assert '-newermt "@${SOURCE_DATE_EPOCH}"' in last
+    assert last.index("chmod") < last.index("touch")
+    # ...and the image is that file system as one layer: no layer of the build, with its
+    # directories and whiteouts stamped at build time, reaches it.
+    assert image[0] == ("FROM", "scratch")
+    changes = [(k, a) for k, a in image if k in {"COPY", "ADD", "RUN"}]
+    assert changes == [("COPY", "--from=runtime / /")]
+    # It still runs as before: unprivileged, on 8080, from the venv.
+    assert ("USER", "10001:10001") in image
+    assert ("EXPOSE", "8080") in image
+    [env] = [a for k, a in image if k == "ENV"]
+    assert env.startswith("PATH=/opt/venv/bin:")
+
+
+def test_the_context_holds_only_the_sources() -> None:
+    rules = [
+        line.strip()
+        for line in (APP_DIR / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert rules[:4] == ["*", "!requirements.txt", "!constraints.txt", "!todo/"]
+    # Nothing a test run or an editor leaves in a working tree; later rules win, so these come
+    # after the sources are let in.
+    assert set(rules[4:]) == {"**/__pycache__", "**/*.pyc", "**/.*", "**/*~"}
 
 
 def test_the_push_credential_is_push_only_and_stays_with_the_build(stack: Deployment) -> None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from policy.policies import evaluate
-from settings import ACI_REGIONS, ConfigError, load_settings
+from settings import ACI_REGIONS, ConfigError, declared_settings, load_settings
 
 LOWER = string.ascii_lowercase
 SLOW = settings(
@@ -60,6 +60,7 @@ INVALID: dict[str, st.SearchStrategy[str]] = {
     "gke-aci:protectDatabase": not_in({"true", "false"}),
     "gke-aci:virtualNodeName": text_with_one_of("A_./ "),
     "gke-aci:connectorImage": text_with_one_of(" !#"),
+    "gke-aci:nodeGuardImage": text_with_one_of(" !#"),
     "gke-aci:aciRegion": not_in(set(ACI_REGIONS)),
     "gke-aci:connectorRole": not_in({"custom", "contributor"}),
     "gke-aci:credentialRotation": text_with_one_of(" /:@"),
@@ -143,3 +144,30 @@ def test_any_valid_configuration_passes_the_policy_pack(config: dict[str, str]) 
         for violation in evaluate(r.type, reveal(r.inputs), protect=r.protect, name=r.name)
     ]
     assert violations == []
+
+
+KEY_NAME = st.from_regex(r"[A-Za-z][A-Za-z0-9_.-]{0,24}", fullmatch=True)
+
+
+@SLOW
+@given(KEY_NAME)
+def test_an_undeclared_project_key_is_an_error_naming_it(name: str) -> None:
+    declared = declared_settings()
+    assume(name.lower() not in {d.lower() for d in declared})
+    key = f"gke-aci:{name}"
+    try:
+        load_settings(BASE_CONFIG.get, keys=[*BASE_CONFIG, key])
+    except ConfigError as error:
+        [problem] = error.problems
+        assert problem.startswith(f"{key}: not a setting of this project; ")
+        suggestion = problem.rpartition("did you mean ")[2].rstrip("?")
+        assert "did you mean" not in problem or suggestion in declared
+    else:
+        raise AssertionError(f"{key} was accepted")
+
+
+@SLOW
+@given(st.sampled_from(["gcp", "azure-native", "kubernetes", "pulumi", "gke-aci-x"]), KEY_NAME)
+def test_keys_of_other_namespaces_are_never_checked(namespace: str, name: str) -> None:
+    settings_ = load_settings(BASE_CONFIG.get, keys=[*BASE_CONFIG, f"{namespace}:{name}"])
+    assert settings_ == load_settings(BASE_CONFIG.get)

@@ -38,6 +38,11 @@ CLUSTER_GRANTS: dict[Grant, set[str]] = {
     ("", "nodes/status", ()): {"update", "patch"},
     ("", "events", ()): {"create", "patch"},
 }
+# The node guard beside it (node_guard/node_guard.py): reads and patches its own node, and only
+# that one (the virtual node's providerID and label; docs/decisions/0010-node-guard.md).
+GUARD_GRANTS: dict[Grant, set[str]] = {
+    ("", "nodes", ("aci-connector",)): {"get", "patch"},
+}
 # Its node lease heartbeat (node/lease_controller_v1.go: get, create, update), only in the
 # namespace where node leases live.
 LEASE_NAMESPACE = "kube-node-lease"
@@ -86,11 +91,14 @@ def connector_pod_spec(stack: Deployment) -> dict[str, Any]:
 # --- Kubernetes permissions ---------------------------------------------------------------------
 
 
-def test_the_cluster_role_grants_exactly_what_the_connector_calls(
+def test_the_cluster_roles_grant_exactly_what_the_connector_and_its_guard_call(
     either_stack: Deployment,
 ) -> None:
-    role = either_stack.one(CLUSTER_ROLE)
-    assert grants(reveal(role.inputs["rules"])) == CLUSTER_GRANTS
+    roles = {
+        name_of(role): grants(reveal(role.inputs["rules"]))
+        for role in either_stack.of_type(CLUSTER_ROLE)
+    }
+    assert roles == {"aci-connector": CLUSTER_GRANTS, "aci-connector-node-guard": GUARD_GRANTS}
 
 
 def test_leases_are_granted_only_in_the_node_lease_namespace(either_stack: Deployment) -> None:
@@ -100,15 +108,16 @@ def test_leases_are_granted_only_in_the_node_lease_namespace(either_stack: Deplo
     assert either_stack.of_type(ROLE) == [role]
 
 
-def test_the_connectors_service_account_and_only_it_holds_both_roles(stack: Deployment) -> None:
+def test_the_connectors_service_account_and_only_it_holds_the_roles(stack: Deployment) -> None:
     account = connector_service_account(stack)
-    cluster_binding = reveal(stack.one(CLUSTER_ROLE_BINDING).inputs)
-    assert cluster_binding["subjects"] == [account]
-    assert cluster_binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "ClusterRole",
-        "name": name_of(stack.one(CLUSTER_ROLE)),
-    }
+    bound = {}
+    for binding in stack.of_type(CLUSTER_ROLE_BINDING):
+        inputs = reveal(binding.inputs)
+        assert inputs["subjects"] == [account]
+        assert inputs["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
+        assert inputs["roleRef"]["kind"] == "ClusterRole"
+        bound[inputs["roleRef"]["name"]] = binding
+    assert set(bound) == {name_of(role) for role in stack.of_type(CLUSTER_ROLE)}
     lease_binding = reveal(stack.one(ROLE_BINDING).inputs)
     assert lease_binding["metadata"]["namespace"] == LEASE_NAMESPACE
     assert lease_binding["subjects"] == [account]
@@ -125,8 +134,10 @@ def test_the_connectors_service_account_and_only_it_holds_both_roles(stack: Depl
 
 def test_the_deployment_waits_for_its_permissions(stack: Deployment) -> None:
     deployment = stack.one(DEPLOYMENT)
-    for typ in (CLUSTER_ROLE_BINDING, ROLE_BINDING):
-        assert stack.one(typ).urn in deployment.all_dependencies(), typ
+    bindings = [*stack.of_type(CLUSTER_ROLE_BINDING), *stack.of_type(ROLE_BINDING)]
+    assert len(bindings) == 3
+    for binding in bindings:
+        assert binding.urn in deployment.all_dependencies(), binding.name
 
 
 # --- rollout ----------------------------------------------------------------------------------

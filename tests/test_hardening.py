@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from fake_cloud import (
     SUBSCRIPTION_ID,
+    UNKNOWN,
     Deployment,
     Registration,
     reveal,
     run_program,
 )
 
-from components.gke_cluster import MASTER_CIDR, NODE_ROLES, node_account_id
+from components.aci_connector import CLUSTER_CA_FILE
+from components.gke_cluster import MASTER_CIDR, NODE_ROLES, gcp_label_value, node_account_id
 from components.service_principal import CONTRIBUTOR
 
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
@@ -29,6 +32,7 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SLEEP = "time:index/sleep:Sleep"
+REGISTRATION = "pulumi-python:dynamic/azure:ResourceProviderRegistration"
 
 # The Azure calls the connector makes (virtual-kubelet/azure-aci v1.6.4 pkg/client/client_apis.go:
 # get, list, create or update, delete container groups; a container's logs; exec), as actions.
@@ -77,6 +81,18 @@ def test_the_connector_gets_a_custom_role_with_only_the_container_group_actions(
     assert replicated.inputs["triggers"] == {"definition": definition.id}
     assert replicated.inputs["createDuration"] == "30s"  # README: 30 seconds for a new role
     assert replicated.urn in stack.one(ROLE_ASSIGNMENT, "aci-connector").all_dependencies()
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["update", "first-preview"])
+def test_the_custom_role_waits_for_the_container_instance_registration(preview: bool) -> None:
+    # ARM refuses a role whose actions belong to a provider the subscription has not registered.
+    stack = run_program(preview=preview)
+    registration = stack.one(REGISTRATION, "container-instance")
+    assert registration.inputs["namespace"] == "Microsoft.ContainerInstance"
+    definition = stack.one(ROLE_DEFINITION)
+    assert registration.urn in definition.dependencies
+    # An ordering only: no input of the role takes a value from the registration.
+    assert not any(registration.urn in urns for urns in definition.property_dependencies.values())
 
 
 def test_custom_role_names_are_unique_per_stack_and_group(stack: Deployment) -> None:
@@ -192,6 +208,50 @@ def test_nodes_run_as_a_dedicated_least_privilege_account(stack: Deployment) -> 
     assert {m.urn for m in members} <= stack.one(NODE_POOL).all_dependencies()
 
 
+def test_the_default_pool_runs_like_the_node_pool(stack: Deployment) -> None:
+    cluster = stack.one(CLUSTER)
+    pool_config = dict(stack.one(NODE_POOL).inputs["nodeConfig"])
+    assert pool_config.pop("machineType") == "e2-standard-2"
+    # The default pool GKE runs before it is removed: same account, metadata server, shielded
+    # VMs and scope as the node pool.
+    assert cluster.inputs["nodeConfig"] == pool_config
+    assert cluster.inputs["nodeConfig"]["serviceAccount"] == output(
+        stack.one("gcp:serviceaccount/account:Account"), "email"
+    )
+    assert cluster.inputs["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    # Its nodes start with the account: the cluster waits until the account has its roles.
+    members = stack.of_type("gcp:projects/iAMMember:IAMMember")
+    assert len(members) == len(NODE_ROLES)
+    assert {m.urn for m in members} <= set(cluster.dependencies)
+
+
+def test_the_default_pools_config_never_diffs_once_the_pool_is_gone(stack: Deployment) -> None:
+    assert stack.one(CLUSTER).ignore_changes == ("nodeConfig",)
+    assert stack.one(NODE_POOL).ignore_changes == ()
+
+
+def test_a_first_preview_sends_the_default_pool_the_unknown_account() -> None:
+    preview = run_program(preview=True)
+    cluster = preview.one(CLUSTER)
+    assert reveal(cluster.inputs["nodeConfig"])["serviceAccount"] == UNKNOWN
+    account = preview.one("gcp:serviceaccount/account:Account")
+    assert account.urn in cluster.property_dependencies["nodeConfig"]
+
+
+def test_the_cluster_is_labelled_with_its_project_and_stack(stack: Deployment) -> None:
+    labels = stack.one(CLUSTER).inputs["resourceLabels"]
+    assert labels == {"managed-by": "pulumi", "project": "gke-aci", "stack": "dev"}
+    # The same on every run: no clock, no random value.
+    assert run_program().one(CLUSTER).inputs["resourceLabels"] == labels
+
+
+def test_label_values_follow_gcps_rules() -> None:
+    assert gcp_label_value("Prod.EU_1") == "prod-eu_1"
+    assert gcp_label_value("a" * 80) == "a" * 63
+    for value in ("dev", "Team Stack/2", "x." * 40):
+        assert re.fullmatch(r"[a-z0-9_-]{0,63}", gcp_label_value(value))
+
+
 def test_node_account_ids_are_valid_and_per_stack() -> None:
     assert 6 <= len(node_account_id("dev")) <= 30
     assert node_account_id("dev") != node_account_id("prod")
@@ -213,6 +273,9 @@ def test_the_cluster_is_hardened(stack: Deployment) -> None:
     assert cluster["enableLegacyAbac"] is False
     assert cluster["masterAuth"] == {"clientCertificateConfig": {"issueClientCertificate": False}}
     assert cluster["datapathProvider"] == "ADVANCED_DATAPATH"
+    # Dataplane V2 enforces network policies; GKE's Calico add-on stays off.
+    assert cluster["networkPolicy"] == {"enabled": False}
+    assert cluster["enableIntranodeVisibility"] is True
     assert cluster["releaseChannel"] == {"channel": "REGULAR"}
     assert "privateClusterConfig" not in cluster
     assert "masterAuthorizedNetworksConfig" not in cluster
@@ -255,8 +318,9 @@ def test_the_connector_runs_unprivileged_on_a_read_only_file_system(stack: Deplo
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] > 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    # The connector and its node guard.
+    assert [c["name"] for c in pod["containers"]] == ["virtual-kubelet", "node-guard"]
     assert "hostNetwork" not in pod
-    assert pod["containers"]
     for container in pod["containers"] + pod.get("initContainers", []):
         assert container["securityContext"] == {
             "allowPrivilegeEscalation": False,
@@ -272,6 +336,26 @@ def test_the_connector_mounts_a_token_only_because_it_asks_for_one(stack: Deploy
     account = stack.one("kubernetes:core/v1:ServiceAccount").inputs
     assert account["automountServiceAccountToken"] is False
     assert connector_pod(stack)["automountServiceAccountToken"] is True
+
+
+def test_the_kubelet_api_demands_a_client_certificate_from_the_cluster_ca(
+    stack: Deployment,
+) -> None:
+    pod = connector_pod(stack)
+    [container] = [c for c in pod["containers"] if c["name"] == "virtual-kubelet"]
+    args = container["args"]
+    flag = args.index("--client-verify-ca")
+    assert (
+        args[flag + 1] == CLUSTER_CA_FILE == "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    )
+    # The file is the CA bundle of the projected service account token volume.
+    assert pod["automountServiceAccountToken"] is True
+    # Never the webhook flag: it lowers the TLS check to "request a certificate". Nor the flag
+    # or variable that would undo or replace the check.
+    assert not any(a.startswith(("--authentication-token-webhook", "--no-verify-clients"))
+                   for a in args)  # fmt: skip
+    names = {variable["name"] for variable in container["env"]}
+    assert "APISERVER_CA_CERT_LOCATION" not in names
 
 
 def test_only_konnectivity_agents_reach_the_kubelet_port(stack: Deployment) -> None:
@@ -295,7 +379,9 @@ def test_only_konnectivity_agents_reach_the_kubelet_port(stack: Deployment) -> N
     ]
 
 
-def test_the_web_pod_has_limits_sized_for_aci(stack: Deployment) -> None:
+def test_the_web_pod_is_sized_as_aci_takes_it(stack: Deployment) -> None:
+    """Limits equal to requests (ACI refuses a limit above the group's request), and at least the
+    1 CPU / 1 GB group ACI documents as its minimum."""
     [container] = reveal(stack.one("kubernetes:core/v1:Pod").inputs["spec"])["containers"]
-    assert container["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
-    assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
+    assert container["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
+    assert container["resources"]["limits"] == container["resources"]["requests"]

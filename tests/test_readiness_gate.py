@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 import pytest
 from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
+from loopback_http import running
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.readiness_gate import (
@@ -377,15 +378,11 @@ def server() -> Iterator[tuple[str, Script]]:
             pass
 
     httpd = QuietServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", script
-    finally:
-        stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with running(httpd):
+        try:
+            yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+        finally:
+            stopping.set()  # ends a slow answer still waiting
 
 
 JSON = {"Content-Type": "application/json"}

@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from checkov_scan import checkov
 from fake_cloud import PROJECT_DIR
 
 from components.scan_skips import ANNOTATION_PREFIX, checkov_skips
 from synth.cli import synthesize
 
-CHECKOV = Path(os.environ.get("CHECKOV", PROJECT_DIR / ".venv-checkov" / "bin" / "checkov"))
 
-
-def checkov(folder: Path) -> dict[str, Any]:
-    assert CHECKOV.exists(), f"{CHECKOV} is missing: `make scan-venv` installs Checkov"
-    result = subprocess.run(
-        [str(CHECKOV), "-d", str(folder), "--framework", "kubernetes", "--skip-download",
-         "--compact", "-o", "json"],
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
-    report = json.loads(result.stdout)
-    return report[0] if isinstance(report, list) else report
-
-
-@pytest.fixture(scope="module")
-def manifests(tmp_path_factory: pytest.TempPathFactory) -> Path:
+# The sample stacks: the default (the single web pod in ACI) and burst mode (Pulumi.burst.yaml:
+# replicas that also run on GKE nodes, the entry proxy, its load balancer).
+@pytest.fixture(scope="module", params=["dev", "burst"])
+def manifests(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("scan") / "synth"
-    synthesize(PROJECT_DIR, "dev", out)
+    synthesize(PROJECT_DIR, request.param, out)
     return out / "manifests"
 
 
 @pytest.fixture(scope="module")
 def report(manifests: Path) -> dict[str, Any]:
-    return checkov(manifests)
+    return checkov(manifests, "kubernetes")
 
 
 def test_checkov_finds_no_failed_check(report: dict[str, Any]) -> None:
@@ -80,7 +67,7 @@ def test_the_scan_bites(tmp_path: Path) -> None:
         "spec": {"containers": [container]},
     }
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(pod))
-    failed = {c["check_id"] for c in checkov(tmp_path)["results"]["failed_checks"]}
+    failed = {c["check_id"] for c in checkov(tmp_path, "kubernetes")["results"]["failed_checks"]}
     assert {"CKV_K8S_16", "CKV_K8S_14"} <= failed  # privileged, image without a fixed tag
 
 

@@ -10,10 +10,15 @@ from fake_cloud import BASE_CONFIG, PROJECT_DIR, attempt_program
 
 from settings import (
     ACI_REGIONS,
+    DEFAULT_NODE_GUARD_IMAGE,
+    AciQuota,
+    AppPlacement,
     CapacityMode,
     ConfigError,
     Settings,
+    declared_settings,
     load_settings,
+    unknown_settings,
 )
 
 
@@ -39,6 +44,7 @@ def test_defaults() -> None:
     repository, _, tag = settings.connector.image.rpartition(":")
     assert repository == "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet"
     assert tag
+    assert settings.connector.node_guard_image == DEFAULT_NODE_GUARD_IMAGE
     assert settings.connector.aci_region == "westus"
     assert settings.app.image is None  # build our own app from app/
     assert settings.app.port == 8080
@@ -64,6 +70,7 @@ def test_aci_region_defaults_to_the_azure_location() -> None:
 def test_valid_image_references_are_accepted(image: str) -> None:
     assert load(**{"gke-aci:appImage": image}).app.image == image
     assert load(**{"gke-aci:connectorImage": image}).connector.image == image
+    assert load(**{"gke-aci:nodeGuardImage": image}).connector.node_guard_image == image
 
 
 def test_valid_overrides_are_typed() -> None:
@@ -108,6 +115,8 @@ INVALID = [
     ("gke-aci:appImage", "Not An Image", "container image reference"),
     ("gke-aci:appImage", "repo/app:tag@sha256:short", "container image reference"),
     ("gke-aci:connectorImage", "UPPER/case", "container image reference"),
+    ("gke-aci:nodeGuardImage", "python:3.14 slim", "python interpreter on its PATH"),
+    ("gke-aci:nodeGuardImage", "python@sha256:short", "container image reference"),
     ("gke-aci:virtualNodeName", "Virtual_Node", "DNS-1123 label"),
     ("gke-aci:cosmosDatabaseName", "todo.db", "letters, digits"),
     ("gke-aci:cosmosCapacityMode", "autoscale", "serverless or provisioned"),
@@ -122,6 +131,20 @@ INVALID = [
     ("gke-aci:privateNodes", "maybe", "true or false"),
     ("gke-aci:authorizedNetworks", "10.0.0.1/8", "IPv4 CIDR blocks"),
     ("gke-aci:authorizedNetworks", "203.0.113.0/24,not-a-cidr", "IPv4 CIDR blocks"),
+    ("gke-aci:appPlacement", "everywhere", "aci or burst"),
+    ("gke-aci:appReplicas", "0", "whole number from 1 to 100"),
+    ("gke-aci:appReplicas", "101", "whole number from 1 to 100"),
+    ("gke-aci:appReplicas", "2.5", "whole number from 1 to 100"),
+    ("gke-aci:appCpu", "0", "positive Kubernetes CPU quantity"),
+    ("gke-aci:appCpu", "one", "positive Kubernetes CPU quantity"),
+    ("gke-aci:appMemory", "-1Gi", "positive Kubernetes memory quantity"),
+    ("gke-aci:appMemory", "1 GB", "positive Kubernetes memory quantity"),
+    ("gke-aci:aciQuotaCpu", "0", "whole number from 1 to 10000"),
+    ("gke-aci:aciQuotaCpu", "-5", "whole number from 1 to 10000"),
+    ("gke-aci:aciQuotaMemory", "0", "positive Kubernetes memory quantity"),
+    ("gke-aci:aciQuotaMemory", "lots", "positive Kubernetes memory quantity"),
+    ("gke-aci:aciQuotaPods", "0", "whole number from 1 to 5000"),
+    ("gke-aci:entryProxyImage", "Envoy Proxy", "container image reference"),
 ]
 
 
@@ -132,6 +155,56 @@ def test_an_invalid_value_names_key_value_and_what_is_allowed(
     [problem] = problems(**{key: value})
     assert problem.startswith(f"{key}: got {value!r}; allowed: ")
     assert allowed in problem
+
+
+def test_the_app_modes_and_capacity_are_typed() -> None:
+    settings = load(
+        **{
+            "gke-aci:appPlacement": "burst",
+            "gke-aci:appReplicas": "12",
+            "gke-aci:appCpu": "1500m",
+            "gke-aci:appMemory": "2Gi",
+            "gke-aci:aciQuotaCpu": "40",
+            "gke-aci:aciQuotaMemory": "160Gi",
+            "gke-aci:aciQuotaPods": "20",
+        }
+    )
+    assert settings.app.placement is AppPlacement.BURST
+    assert (settings.app.replicas, settings.app.cpu, settings.app.memory) == (12, "1500m", "2Gi")
+    assert settings.app.single_pod is False
+    assert settings.connector.quota == AciQuota(cpu="40", memory="160Gi", pods=20)
+    assert load().app.single_pod is True
+    assert load(**{"gke-aci:appReplicas": "2"}).app.single_pod is False
+
+
+@pytest.mark.parametrize("mode", [{"gke-aci:appReplicas": "2"}, {"gke-aci:appPlacement": "burst"}])
+def test_a_dns_label_needs_the_single_pod(mode: dict[str, str]) -> None:
+    [problem] = problems(**{"gke-aci:aciDnsLabel": "my-todo", **mode})
+    assert problem.startswith("gke-aci:aciDnsLabel: got 'my-todo'; allowed: unset unless")
+
+
+@pytest.mark.parametrize(
+    ("config", "most"),
+    [
+        ({"gke-aci:appReplicas": "100"}, 99),
+        ({"gke-aci:appReplicas": "50", "gke-aci:appCpu": "2"}, 49),
+        ({"gke-aci:appReplicas": "10", "gke-aci:aciQuotaPods": "10"}, 9),
+        ({"gke-aci:appReplicas": "5", "gke-aci:aciQuotaMemory": "4Gi"}, 3),
+    ],
+)
+def test_replicas_only_in_aci_leave_room_in_the_quota_for_a_rollout(
+    config: dict[str, str], most: int
+) -> None:
+    [problem] = problems(**config)
+    given = config["gke-aci:appReplicas"]
+    assert problem.startswith(f"gke-aci:appReplicas: got '{given}'; allowed: at most {most} ")
+    assert "a rollout runs one replica more" in problem
+    assert load(**{**config, "gke-aci:appReplicas": str(most)}).app.replicas == most
+
+
+def test_burst_replicas_are_not_bounded_by_the_aci_quota() -> None:
+    settings = load(**{"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "100"})
+    assert settings.app.replicas == 100
 
 
 def test_the_location_is_blamed_when_it_is_not_an_aci_region() -> None:
@@ -167,6 +240,8 @@ def test_the_connector_region_list_is_upstreams() -> None:
         {"gke-aci:aciRegion": "mars"},
         {"gke-aci:aciDnsLabel": "x"},
         {"gcp:project": ""},
+        {"gke-aci:appReplicas": "0"},
+        {"gke-aci:aciQuotaPods": "0"},
     ],
 )
 def test_a_bad_value_stops_the_program_before_any_resource(config: dict[str, str]) -> None:
@@ -218,3 +293,83 @@ def test_the_dev_stack_carries_the_seeds_locations() -> None:
     stack = yaml.safe_load(Path(PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     assert stack["config"]["gcp:zone"] == "us-west1-a"
     assert stack["config"]["azure-native:location"] == "westus"
+
+
+# --- unknown settings ---------------------------------------------------------------------------
+
+
+def test_every_declared_setting_is_accepted() -> None:
+    keys = [f"gke-aci:{name}" for name in _declared()] + list(BASE_CONFIG)
+    assert load_settings(BASE_CONFIG.get, keys=keys) == load()
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("gke-aci:nodecount", "nodeCount"),  # the same name in another case comes first
+        ("gke-aci:NODECOUNT", "nodeCount"),
+        ("gke-aci:nodeCont", "nodeCount"),
+        ("gke-aci:cosmosCapacity", "cosmosCapacityMode"),
+        ("gke-aci:protectDatabse", "protectDatabase"),
+    ],
+)
+def test_an_unknown_setting_names_the_declared_one_it_resembles(key: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(BASE_CONFIG.get, keys=[*BASE_CONFIG, key])
+    assert raised.value.problems == [
+        f"{key}: not a setting of this project; did you mean {suggestion}?"
+    ]
+
+
+def test_an_unknown_setting_like_no_other_points_to_pulumi_yaml() -> None:
+    assert unknown_settings(["gke-aci:zzzzzz"], declared_settings()) == [
+        "gke-aci:zzzzzz: not a setting of this project; see the settings declared in Pulumi.yaml"
+    ]
+
+
+def test_keys_of_other_namespaces_are_left_alone() -> None:
+    keys = ["gcp:project", "gcp:region", "azure-native:location", "kubernetes:context", "x:y"]
+    assert unknown_settings(keys, declared_settings()) == []
+
+
+def test_unknown_settings_and_bad_values_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {**BASE_CONFIG, "gke-aci:appPort": "99999"}.get,
+            keys=[*BASE_CONFIG, "gke-aci:appPort", "gke-aci:apport", "gke-aci:nodeCunt"],
+        )
+    assert [p.split(":")[1] for p in raised.value.problems] == ["apport", "nodeCunt", "appPort"]
+
+
+def test_the_declared_settings_come_from_pulumi_yaml(tmp_path: Path) -> None:
+    project_file = tmp_path / "Pulumi.yaml"
+    project_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "gke-aci",
+                "config": {
+                    "fooBar": {"type": "string", "default": ""},
+                    "gke-aci:bazQux": {"type": "integer", "default": 1},
+                    "gcp:project": {"value": "p"},
+                },
+            }
+        )
+    )
+    assert declared_settings(project_file) == {"fooBar", "bazQux"}
+    assert declared_settings() == set(_declared())
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["first-preview", "update"])
+def test_a_misspelt_setting_stops_the_program_before_any_resource(preview: bool) -> None:
+    deployment = attempt_program({"gke-aci:nodecount": "0"}, preview=preview)
+    assert isinstance(deployment.error, ConfigError)
+    assert deployment.error.problems == [
+        "gke-aci:nodecount: not a setting of this project; did you mean nodeCount?"
+    ]
+    assert deployment.registrations == []
+
+
+def test_the_program_leaves_other_namespaces_to_their_providers() -> None:
+    deployment = attempt_program({"gcp:region": "us-west1", "azure-native:tenantId": "t"})
+    assert deployment.error is None
+    assert deployment.registrations != []

@@ -57,7 +57,8 @@ def secret_named(stack: Deployment, name: str) -> Registration:
 def container(stack: Deployment, typ: str) -> dict[str, Any]:
     spec = reveal(stack.one(typ).inputs["spec"])
     pod_spec = spec["template"]["spec"] if typ == DEPLOYMENT else spec
-    [only] = pod_spec["containers"]
+    # The connector's pod also runs the node guard (tests/test_node_guard.py).
+    [only] = [c for c in pod_spec["containers"] if c["name"] != "node-guard"]
     return only
 
 
@@ -148,7 +149,14 @@ def test_the_connector_runs_with_the_off_aks_settings(stack: Deployment) -> None
     connector = container(stack, DEPLOYMENT)
     variables = env(connector)
     assert connector["image"] == DEFAULT_CONNECTOR_IMAGE
-    assert connector["args"] == ["--nodename", "aci-connector", "--os", "Linux"]
+    assert connector["args"] == [
+        "--nodename",
+        "aci-connector",
+        "--os",
+        "Linux",
+        "--client-verify-ca",
+        "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+    ]
     assert variables["KUBELET_PORT"] == "10250"
     assert variables["VKUBELET_POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     # The network check passes only with both VNet variables; without a subnet no VNet is used.
@@ -250,14 +258,14 @@ def test_our_app_reads_the_full_connection_string_from_a_mounted_file(stack: Dep
     # ACI shows plain environment variables in the container group; a secret volume it does not.
     assert variables["DB_FILE"] == "/run/secrets/todo/DB"
     assert "DB" not in variables
-    assert web["volumeMounts"] == [
-        {"name": "database", "mountPath": "/run/secrets/todo", "readOnly": True}
+    assert {"name": "database", "mountPath": "/run/secrets/todo", "readOnly": True} in web[
+        "volumeMounts"
     ]
-    [volume] = reveal(stack.one(POD).inputs["spec"])["volumes"]
-    assert volume == {
+    volumes = reveal(stack.one(POD).inputs["spec"])["volumes"]
+    assert {
         "name": "database",
         "secret": {"secretName": output(database_secret, "metadata")["name"]},
-    }
+    } in volumes
     assert variables["PORT"] == "8080"
 
 
@@ -311,9 +319,11 @@ def test_the_web_pod_is_the_seeds_and_lands_on_the_virtual_node(stack: Deploymen
     assert metadata["labels"] == {"name": "web", "app": "todoapp"}
     spec = reveal(pod.inputs["spec"])
     assert spec["nodeSelector"]["kubernetes.io/hostname"] == "aci-connector"
-    assert spec["tolerations"] == [
-        {"key": "virtual-kubelet.io/provider", "operator": "Exists", "effect": "NoSchedule"}
-    ]
+    assert {
+        "key": "virtual-kubelet.io/provider",
+        "operator": "Exists",
+        "effect": "NoSchedule",
+    } in spec["tolerations"]
     assert spec["automountServiceAccountToken"] is False
     [web] = spec["containers"]
     assert web["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
@@ -387,6 +397,7 @@ def test_every_resource_belongs_to_a_component(stack: Deployment) -> None:
         "gke-aci:azuread:ScopedServicePrincipal",
         "gke-aci:gcp:GkeCluster",
         "gke-aci:kubernetes:AciConnector",
+        "gke-aci:kubernetes:NodeGuard",
         "gke-aci:kubernetes:TodoApp",
     }
     orphans = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 import shutil
 from collections import Counter
@@ -15,6 +16,7 @@ from fake_cloud import PROJECT_DIR, SECRET_VALUES, run_program
 from synth.cli import load_stack_config, main, synthesize
 from synth.engine import Deployment
 from synth.graph import ResourceGraph, build_graph, dot, mermaid, write_svg
+from synth.out_folder import MARKER
 from synth.plan import CycleError, critical_path
 from synth.render import (
     KUBERNETES_VERSIONS,
@@ -106,7 +108,9 @@ def test_the_plan_has_the_estimate_and_the_critical_path(synth_dir: Path) -> Non
     assert "## Deploy-time estimate" in plan
     assert "**Critical path**" in plan
     assert "One after another" in plan
-    assert "| 1 | gke | `container:Cluster` | GCP |" in plan
+    # The cluster's default pool starts on the node account: the account and a role come first.
+    assert "| 1 | gke-nodes | `serviceaccount:Account` | GCP |" in plan
+    assert "| 3 | gke | `container:Cluster` | GCP |" in plan
     assert "gcp:project is not set for stack dev" in plan
 
 
@@ -308,13 +312,25 @@ def test_a_failing_program_exits_non_zero_with_its_error_and_writes_nothing(
     project = project_copy(tmp_path, {"gke-aci:nodeCount": -1, "gcp:zone": "us-west1-a"})
     out = tmp_path / "out"
     out.mkdir()
+    (out / MARKER).write_text("")
     (out / "previous.txt").write_text("kept")
     status = main(["--stack", "bad", "--out", str(out), "--project-dir", str(project)])
     assert status == 1
     error = capsys.readouterr().err
     assert "gke-aci:nodeCount: got '-1'; allowed: " in error
-    assert [p.name for p in out.iterdir()] == ["previous.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "previous.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out-")] == []
+
+
+def test_a_misspelt_setting_in_the_stack_file_fails_synth_with_a_suggestion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_copy(tmp_path, {"gke-aci:nodecount": 5, "gcp:zone": "us-west1-a"})
+    status = main(["--stack", "bad", "--out", str(tmp_path / "out"), "--project-dir", str(project)])
+    assert status == 1
+    error = capsys.readouterr().err
+    assert "gke-aci:nodecount: not a setting of this project; did you mean nodeCount?" in error
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_command_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -356,3 +372,12 @@ def test_resources_document_marks_cross_cloud_edges(deployed: Deployment) -> Non
     document = resources_document(deployed, build_graph(deployed))
     values = {edge["value"] for edge in document["crossCloudEdges"]}
     assert {"client secret", "connection string", "kubeconfig (endpoint, CA)"} <= values
+
+
+def test_a_run_leaves_pickle_as_it_found_it() -> None:
+    """pulumi's dynamic providers patch pickle on every run; the engine puts it back, or a session
+    of hundreds of runs would nest the patches past Python's recursion limit."""
+    pickler = vars(pickle._Pickler)  # pyright: ignore[reportPrivateUsage]
+    before = (pickler["_batch_setitems"], pickler["save_dict"])
+    run_program()
+    assert (pickler["_batch_setitems"], pickler["save_dict"]) == before

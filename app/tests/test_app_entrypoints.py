@@ -83,7 +83,7 @@ def test_gunicorn_serves_on_port_and_reports_the_database_down(closed_port: int)
     server = subprocess.Popen(
         [*GUNICORN, "todo.wsgi:app"],
         cwd=APP_DIR,
-        env={**base, "DB": db, "PORT": str(port)},
+        env={**base, "DB": db, "PORT": str(port), "POD_NAME": "web-abc", "NODE_NAME": "node-1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -98,6 +98,8 @@ def test_gunicorn_serves_on_port_and_reports_the_database_down(closed_port: int)
                 assert server.poll() is None, "gunicorn exited"
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=10) as response:
+            assert response.headers["X-Served-By"] == "pod=web-abc; node=node-1"
         start = time.monotonic()
         status, body = get(f"http://127.0.0.1:{port}/healthz")
         assert time.monotonic() - start < 8  # the 5 s server selection timeout, not a hang

@@ -1,4 +1,5 @@
-"""The app's configuration, read from the environment only: ``DB`` (or ``DB_FILE``) and ``PORT``.
+"""The app's configuration, read from the environment only: ``DB`` (or ``DB_FILE``), ``PORT``, and
+``POD_NAME``/``NODE_NAME`` (optional; see ``todo.served_by``).
 
 ``DB_FILE`` names a file that holds the connection string, for platforms where environment
 variables are visible to whoever can read the deployment (ACI shows plain variables in the
@@ -22,6 +23,8 @@ from urllib.parse import unquote, unquote_plus
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
+from todo.served_by import ServedBy, ServedByError, served_by_from
+
 DEFAULT_PORT = 8080
 EXIT_CONFIG_ERROR = 2
 
@@ -44,13 +47,25 @@ class Config:
     database: str
     hosts: tuple[str, ...]
     port: int
+    served_by: ServedBy = field(default_factory=ServedBy.of_this_host)
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
-    """Read ``DB`` or ``DB_FILE``, and ``PORT``; raise ConfigError naming the first problem."""
+    """Read ``DB`` or ``DB_FILE``, ``PORT`` and the served-by names; raise ConfigError naming the
+    first problem."""
     uri = read_database_uri(environ)
     database, hosts = parse_database_uri(uri)
-    return Config(database_uri=uri, database=database, hosts=hosts, port=parse_port(environ))
+    try:
+        served_by = served_by_from(environ)
+    except ServedByError as error:
+        raise ConfigError(str(error)) from None
+    return Config(
+        database_uri=uri,
+        database=database,
+        hosts=hosts,
+        port=parse_port(environ),
+        served_by=served_by,
+    )
 
 
 def read_database_uri(environ: Mapping[str, str]) -> str:

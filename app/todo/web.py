@@ -21,6 +21,7 @@ from todo.extension import install_store
 from todo.extension import store as current_store
 from todo.model import MAX_TEXT_LENGTH
 from todo.pages import pages
+from todo.served_by import ServedBy, install_served_by
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +29,13 @@ UNREACHABLE = "The database is unreachable"
 DATABASE_ERROR = "The database could not complete the request"
 
 
-def create_app(store: TodoStore) -> Flask:
-    """The app, serving the todos in ``store``."""
+def create_app(store: TodoStore, served_by: ServedBy | None = None) -> Flask:
+    """The app, serving the todos in ``store`` and naming ``served_by`` (default: this host)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.jinja_env.globals["max_text_length"] = MAX_TEXT_LENGTH
     install_store(app, store)
+    install_served_by(app, served_by or ServedBy.of_this_host())
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.add_url_rule("/healthz", "healthz", healthz)
@@ -52,7 +54,7 @@ def create_app_from_config(
         config.database_uri, server_selection_timeout_ms=server_selection_timeout_ms
     )
     logger.info("Using database %r on %s", config.database, ", ".join(config.hosts))
-    return create_app(TodoStore(todo_collection(client)))
+    return create_app(TodoStore(todo_collection(client)), config.served_by)
 
 
 def healthz() -> ResponseReturnValue:

@@ -1,0 +1,223 @@
+"""One public entry point on GKE in front of the app's replicas, wherever they run.
+
+A ``LoadBalancer`` Service in front of a small Envoy Deployment that runs only on GKE nodes and
+sends each request to a replica, on GKE or in ACI, that currently answers its health check
+(components/envoy_config.py; docs/decisions/0008-entry-point-envoy.md). Why not a plain Service
+in front of the replicas: the connector marks an ACI pod Ready before the app in it answers, and
+a GKE load balancer forwarding straight to endpoints outside the cluster network is unproven on
+Dataplane V2 (Cilium #18979, #26519), while a pod connecting to an outside IP is the ordinary
+egress path (through Cloud NAT with private nodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.envoy_config import (
+    CONFIG_FILE,
+    LISTEN_PORT,
+    READY_PATH,
+    READY_PORT,
+    envoy_bootstrap,
+    render,
+)
+from components.pod_security import DISTROLESS_NONROOT, container_security, pod_security
+from components.scan_skips import checkov_skips
+from components.web_workload import AWAY_FROM_VIRTUAL_NODES, READY_TIMEOUT, web_url
+
+ENTRY = "web-entry"
+ENTRY_LABELS = {"app": "todoapp", "name": ENTRY}
+# Two proxies on two nodes: one may be drained or upgraded while the other serves.
+REPLICAS = 2
+PUBLIC_PORT = 80
+_CONFIG_DIR = "/etc/envoy"
+
+
+@dataclass(frozen=True)
+class EntryPointArgs:
+    namespace: pulumi.Input[str]
+    image: str
+    # The DNS name of the app's headless Service, which lists every ready replica, and the port.
+    replicas_host: pulumi.Input[str]
+    app_port: int
+    # GET path that answers 200 only on a replica that can serve.
+    health_path: str
+    kubernetes_provider: k8s.Provider
+
+
+class EntryPoint(pulumi.ComponentResource):
+    """Envoy on GKE behind a load balancer; ``ip`` and ``url`` are the app's public address."""
+
+    ip: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: EntryPointArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gke-aci:kubernetes:EntryPoint", name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        namespace = args.namespace
+
+        upstream = pulumi.Output.from_input(args.replicas_host).apply(
+            lambda host: render(
+                envoy_bootstrap(
+                    upstream_host=host, upstream_port=args.app_port, health_path=args.health_path
+                )
+            )
+        )
+        # Immutable and auto-named: a new configuration makes a new ConfigMap and rolls the
+        # proxies, instead of changing a file under running ones.
+        config = k8s.core.v1.ConfigMap(
+            name,
+            metadata={"namespace": namespace, "labels": ENTRY_LABELS},
+            immutable=True,
+            data={CONFIG_FILE: upstream},
+            opts=k8s_opts,
+        )
+
+        k8s.apps.v1.Deployment(
+            name,
+            metadata={
+                "name": ENTRY,
+                "namespace": namespace,
+                "labels": ENTRY_LABELS,
+                "annotations": checkov_skips(
+                    {
+                        "CKV_K8S_43": "the image is a setting (entryProxyImage); the default is "
+                        "Envoy's release tag and a digest can be set there"
+                    }
+                ),
+            },
+            spec={
+                "replicas": REPLICAS,
+                "selector": {"match_labels": ENTRY_LABELS},
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rolling_update": {"max_surge": 1, "max_unavailable": 0},
+                },
+                "template": {
+                    "metadata": {"labels": ENTRY_LABELS},
+                    "spec": _proxy_pod_spec(args, config.metadata.apply(lambda m: m.name or "")),
+                },
+            },
+            opts=k8s_opts,
+        )
+
+        k8s.policy.v1.PodDisruptionBudget(
+            name,
+            metadata={"name": ENTRY, "namespace": namespace, "labels": ENTRY_LABELS},
+            spec={"min_available": 1, "selector": {"match_labels": ENTRY_LABELS}},
+            opts=k8s_opts,
+        )
+
+        # The proxies accept the public's requests on their listener; the kubelet's probes come
+        # from the node, which Kubernetes always admits.
+        k8s.networking.v1.NetworkPolicy(
+            name,
+            metadata={"namespace": namespace, "labels": ENTRY_LABELS},
+            spec={
+                "pod_selector": {"match_labels": ENTRY_LABELS},
+                "policy_types": ["Ingress"],
+                "ingress": [{"ports": [{"protocol": "TCP", "port": LISTEN_PORT}]}],
+            },
+            opts=k8s_opts,
+        )
+
+        service = k8s.core.v1.Service(
+            name,
+            metadata={"name": "web", "namespace": namespace, "labels": ENTRY_LABELS},
+            spec={
+                "type": "LoadBalancer",
+                "selector": ENTRY_LABELS,
+                # Only nodes that run a proxy take traffic (the load balancer's health check
+                # says which), and the client's address reaches the proxy.
+                "external_traffic_policy": "Local",
+                "ports": [
+                    {
+                        "name": "http",
+                        "port": PUBLIC_PORT,
+                        "target_port": LISTEN_PORT,
+                        "protocol": "TCP",
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts,
+                pulumi.ResourceOptions(
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=READY_TIMEOUT, update=READY_TIMEOUT
+                    )
+                ),
+            ),
+        )
+
+        self.ip = service.status.apply(_load_balancer_ip)
+        self.url = self.ip.apply(lambda ip: web_url(ip, PUBLIC_PORT))
+        self.register_outputs({"ip": self.ip, "url": self.url})
+
+
+def _load_balancer_ip(status: k8s.core.v1.outputs.ServiceStatus | None) -> str:
+    ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
+    return next((entry.ip for entry in ingress if entry.ip), "")
+
+
+def _proxy_pod_spec(
+    args: EntryPointArgs, config_map: pulumi.Input[str]
+) -> k8s.core.v1.PodSpecArgsDict:
+    """Envoy on GKE nodes only, one per node, as an unprivileged process."""
+    return {
+        # Never on the virtual node: the proxy must be inside the cluster network.
+        "affinity": {
+            "node_affinity": {
+                "required_during_scheduling_ignored_during_execution": {
+                    "node_selector_terms": [{"match_expressions": [AWAY_FROM_VIRTUAL_NODES]}]
+                }
+            }
+        },
+        "topology_spread_constraints": [
+            {
+                "max_skew": 1,
+                "topology_key": "kubernetes.io/hostname",
+                "when_unsatisfiable": "DoNotSchedule",
+                "label_selector": {"match_labels": ENTRY_LABELS},
+            }
+        ],
+        "automount_service_account_token": False,
+        "enable_service_links": False,
+        # Envoy's distroless image runs as distroless's nonroot user.
+        "security_context": pod_security(DISTROLESS_NONROOT),
+        "containers": [
+            {
+                "name": "envoy",
+                "image": args.image,
+                "image_pull_policy": "Always",
+                "command": ["/usr/local/bin/envoy"],
+                "args": ["--config-path", f"{_CONFIG_DIR}/{CONFIG_FILE}", "--log-level", "info"],
+                "ports": [
+                    {"name": "http", "container_port": LISTEN_PORT, "protocol": "TCP"},
+                    {"name": "ready", "container_port": READY_PORT, "protocol": "TCP"},
+                ],
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                    "limits": {"cpu": "1", "memory": "256Mi"},
+                },
+                "security_context": container_security(),
+                "readiness_probe": {
+                    "http_get": {"path": READY_PATH, "port": READY_PORT},
+                    "period_seconds": 5,
+                },
+                "liveness_probe": {
+                    "http_get": {"path": READY_PATH, "port": READY_PORT},
+                    "initial_delay_seconds": 10,
+                    "period_seconds": 10,
+                },
+                "volume_mounts": [
+                    {"name": "config", "mount_path": _CONFIG_DIR, "read_only": True},
+                ],
+            }
+        ],
+        "volumes": [{"name": "config", "config_map": {"name": config_map}}],
+    }

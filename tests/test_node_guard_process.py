@@ -1,0 +1,359 @@
+"""The node guard as a real process: the very script the program ships, run as the pod runs it,
+against a loopback Kubernetes API over HTTPS (tests/fake_kubernetes_api.py).
+
+The process gets its API server, token and CA the way it gets them in a pod: the service's host
+and port in ``KUBERNETES_SERVICE_HOST``/``PORT``, and ``token`` and ``ca.crt`` in a folder
+(``NODE_GUARD_SERVICE_ACCOUNT_DIR``, which in the pod is the default mount path).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fake_kubernetes_api import FakeKubernetesApi, virtual_node
+from loopback_http import Authority
+
+from components.node_guard import PYTHON_FLAGS, SCRIPT
+
+NAME = "aci-connector"
+OURS = f"azure-aci:///{NAME}"
+LABEL = "components.gke.io/gke-unmanaged-node"
+NODE_PATH = f"/api/v1/nodes/{NAME}"
+BOTH = {"metadata": {"labels": {LABEL: "true"}}, "spec": {"providerID": OURS}}
+LABEL_ONLY = {"metadata": {"labels": {LABEL: "true"}}}
+# Short enough for tests; the pod uses the script's defaults (10 s, 60 s).
+INTERVAL, MAX_BACKOFF = 0.1, 0.4
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.02)
+
+
+class Guard:
+    """The script in a subprocess, its log lines, and its health endpoints."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, *PYTHON_FLAGS, str(SCRIPT)],
+            env={"PATH": os.environ.get("PATH", ""), **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def logged(self, text: str) -> list[str]:
+        return [line for line in list(self.lines) if text in line]
+
+    def wait_for_log(self, text: str) -> str:
+        wait_until(lambda: self.logged(text))
+        return self.logged(text)[0]
+
+    @property
+    def health_port(self) -> int:
+        line = self.wait_for_log("health on port")
+        match = re.search(r"health on port (\d+)$", line)
+        assert match, line
+        return int(match.group(1))
+
+    def probe(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}{path}", timeout=5):
+                return 200
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def stop(self) -> int:
+        """SIGTERM, as the kubelet sends it; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def authority() -> Authority:
+    return Authority()
+
+
+@pytest.fixture
+def service_account(tmp_path: Path, authority: Authority) -> Path:
+    """What Kubernetes mounts at /var/run/secrets/kubernetes.io/serviceaccount."""
+    folder = tmp_path / "serviceaccount"
+    folder.mkdir()
+    (folder / "token").write_text("token-1")
+    authority.write_ca(folder / "ca.crt")
+    (folder / "namespace").write_text("aci-connector")
+    return folder
+
+
+@pytest.fixture
+def api(authority: Authority) -> Iterator[FakeKubernetesApi]:
+    with FakeKubernetesApi(authority).serve() as server:
+        yield server
+
+
+@pytest.fixture
+def start(api: FakeKubernetesApi, service_account: Path) -> Iterator[Callable[..., Guard]]:
+    started: list[Guard] = []
+
+    def launch(**overrides: str) -> Guard:
+        env = {
+            "NODE_NAME": NAME,
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": str(api.port),
+            "NODE_GUARD_SERVICE_ACCOUNT_DIR": str(service_account),
+            "NODE_GUARD_INTERVAL_SECONDS": str(INTERVAL),
+            "NODE_GUARD_MAX_BACKOFF_SECONDS": str(MAX_BACKOFF),
+            "NODE_GUARD_HEALTH_PORT": "0",
+            **overrides,
+        }
+        guard = Guard(env)
+        started.append(guard)
+        return guard
+
+    yield launch
+    for guard in started:
+        # Every running guard ends the way a pod's does, and must end cleanly.
+        if guard.process.poll() is None:
+            assert guard.stop() == 0, guard.lines
+
+
+def test_a_node_registered_later_gets_the_provider_id_and_the_label(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    guard = start()
+    wait_until(lambda: api.count("GET") >= 3)
+    assert api.patches() == []
+    assert guard.probe("/readyz") == 503
+    assert guard.probe("/healthz") == 200
+    assert len(guard.logged("does not exist; waiting for the connector to register it")) == 1
+
+    api.put_node(virtual_node(NAME, "uid-1"))
+    wait_until(lambda: guard.probe("/readyz") == 200)
+    [patch] = api.patches()
+    assert patch.path == NODE_PATH
+    assert patch.body == BOTH
+    assert patch.headers["Content-Type"] == "application/merge-patch+json"
+    assert patch.headers["Authorization"] == "Bearer token-1"
+    node = api.node(NAME)
+    assert node["spec"]["providerID"] == OURS
+    assert node["metadata"]["labels"][LABEL] == "true"
+    # Nothing else is touched: the connector's labels and taint stay as it registered them.
+    assert node["metadata"]["labels"]["kubernetes.io/os"] == "linux"
+    assert node["metadata"]["labels"]["type"] == "virtual-kubelet"
+    assert node["spec"]["taints"] == virtual_node(NAME, "x")["spec"]["taints"]
+    assert guard.logged(f"patched node {NAME}: spec.providerID={OURS} and label {LABEL}=true")
+
+    # Once guarded, it only reads.
+    gets = api.count("GET")
+    wait_until(lambda: api.count("GET") >= gets + 3)
+    assert len(api.patches()) == 1
+
+
+def test_a_node_re_created_without_the_provider_id_is_patched_again(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    api.put_node(virtual_node(NAME, "uid-1", OURS, {LABEL: "true"}))
+    guard = start()
+    guard.wait_for_log(f"node {NAME} needs nothing: providerID {OURS}")
+    assert guard.probe("/readyz") == 200
+
+    # Deleted, then registered again by a restarting connector, without either.
+    api.delete_node(NAME)
+    wait_until(lambda: guard.probe("/readyz") == 503)
+    guard.wait_for_log("does not exist; waiting")
+    api.put_node(virtual_node(NAME, "uid-2"))
+    wait_until(lambda: len(api.patches()) == 1)
+    assert api.patches()[0].body == BOTH
+    assert guard.logged(f"node {NAME} was re-created (uid uid-2, before uid-1)")
+    wait_until(lambda: guard.probe("/readyz") == 200)
+
+    # Replaced between two polls: the new uid gives it away, and it is patched all the same.
+    api.put_node(virtual_node(NAME, "uid-3"))
+    wait_until(lambda: len(api.patches()) == 2)
+    assert api.patches()[1].body == BOTH
+    assert guard.logged("was re-created (uid uid-3, before uid-2)")
+    assert api.node(NAME)["spec"]["providerID"] == OURS
+
+
+def test_a_node_that_is_already_guarded_is_left_alone(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    api.put_node(virtual_node(NAME, "uid-1", OURS, {LABEL: "true"}))
+    guard = start()
+    wait_until(lambda: api.count("GET") >= 5)
+    assert api.patches() == []
+    assert guard.probe("/readyz") == 200
+    assert len(guard.logged("needs nothing")) == 1
+
+
+def test_our_provider_id_without_the_label_gets_only_the_label(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    api.put_node(virtual_node(NAME, "uid-1", OURS))
+    guard = start()
+    wait_until(lambda: guard.probe("/readyz") == 200)
+    [patch] = api.patches()
+    assert patch.body == LABEL_ONLY
+    assert guard.logged(f"patched node {NAME}: label {LABEL}=true")
+
+
+def test_a_foreign_provider_id_is_reported_not_fought_and_the_label_still_set(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    foreign = "gce://some-project/us-west1-a/some-vm"
+    api.put_node(virtual_node(NAME, "uid-1", foreign))
+    guard = start()
+    wait_until(lambda: guard.probe("/readyz") == 200)
+    wait_until(lambda: api.count("GET") >= 5)
+    [patch] = api.patches()
+    assert patch.body == LABEL_ONLY
+    assert api.node(NAME)["spec"]["providerID"] == foreign
+    [warning] = guard.logged("WARNING")
+    assert f"node {NAME} has providerID {foreign}, not {OURS}" in warning
+    assert "left as it is" in warning
+
+
+def test_transient_500_and_403_answers_back_off_then_recover(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    api.put_node(virtual_node(NAME, "uid-1"))
+    api.fail("GET", 500, "etcdserver: request timed out", times=2)
+    forbidden = (
+        'nodes "aci-connector" is forbidden: User "system:serviceaccount:aci-connector:'
+        'virtual-kubelet" cannot get resource "nodes" in API group "" at the cluster scope'
+    )
+    api.fail("GET", 403, forbidden)
+    api.fail("PATCH", 500, "Internal error occurred: resource quota evaluation timed out")
+    guard = start()
+    wait_until(lambda: guard.probe("/readyz") == 200)
+
+    assert [p.body for p in api.patches()] == [BOTH, BOTH]
+    errors = guard.logged("ERROR")
+    assert errors[0].endswith(
+        f"GET node {NAME}: HTTP 500 etcdserver: request timed out; retrying in 0.2s"
+    )
+    assert errors[1].endswith("; retrying in 0.4s")
+    assert errors[2].endswith(
+        f"GET node {NAME}: HTTP 403 {forbidden} (the pod's service account needs get and patch "
+        "on this one node); retrying in 0.4s"
+    )
+    assert errors[3].endswith(
+        f"PATCH node {NAME}: HTTP 500 Internal error occurred: resource quota evaluation timed "
+        "out; retrying in 0.4s"
+    )
+    assert len(errors) == 4
+    # Each wait at least as long as announced: doubling from the interval, up to the bound.
+    times = [r.at for r in api.requests]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert gaps[0] >= 0.2
+    assert gaps[1] >= 0.4
+    assert gaps[2] >= 0.4
+
+
+def test_an_api_server_that_keeps_failing_is_polled_slowly_and_never_crashes(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    api.put_node(virtual_node(NAME, "uid-1"))
+    api.fail("GET", 500, "etcdserver: leader changed", times=1000)
+    guard = start()
+    guard.wait_for_log("health on port")
+    time.sleep(2.0)
+    # 2 s of waits of 0.2 s, then 0.4 s each: a handful of calls, not a tight loop.
+    assert 3 <= api.count("GET") <= 8
+    assert guard.process.poll() is None
+    assert guard.probe("/healthz") == 200
+    assert guard.probe("/readyz") == 503
+
+
+def test_an_unreachable_api_server_is_retried(start: Callable[..., Guard]) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    guard = start(KUBERNETES_SERVICE_PORT=str(port))
+    line = guard.wait_for_log("cannot reach the API server")
+    assert f"GET node {NAME}: cannot reach the API server at 127.0.0.1:{port}" in line
+    wait_until(lambda: len(guard.logged("cannot reach")) >= 3)
+    assert guard.process.poll() is None
+    assert guard.probe("/healthz") == 200
+
+
+def test_an_api_server_the_cluster_ca_did_not_sign_gets_no_request(
+    api: FakeKubernetesApi, start: Callable[..., Guard], service_account: Path
+) -> None:
+    Authority().write_ca(service_account / "ca.crt")
+    guard = start()
+    guard.wait_for_log("CERTIFICATE_VERIFY_FAILED")
+    # The handshake failed, so no request (and no token) ever reached the server.
+    assert api.requests == []
+    assert guard.process.poll() is None
+
+
+def test_a_rotated_token_is_read_again(
+    api: FakeKubernetesApi, start: Callable[..., Guard], service_account: Path
+) -> None:
+    guard = start()
+    wait_until(lambda: api.count("GET") >= 2)
+    # The kubelet replaces the projected token in place.
+    api.token = "token-2"
+    (service_account / "token").write_text("token-2")
+    api.put_node(virtual_node(NAME, "uid-1"))
+    wait_until(lambda: guard.probe("/readyz") == 200)
+    [patch] = api.patches()
+    assert patch.headers["Authorization"] == "Bearer token-2"
+
+
+def test_sigterm_stops_it_at_once_even_during_a_long_wait(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    api.fail("GET", 500, "etcdserver: leader changed", times=10)
+    guard = start(NODE_GUARD_INTERVAL_SECONDS="30", NODE_GUARD_MAX_BACKOFF_SECONDS="60")
+    guard.wait_for_log("retrying in 60s")
+    began = time.monotonic()
+    assert guard.stop() == 0
+    # The connector's Recreate rollout waits for this pod: it must not sit out a grace period.
+    assert time.monotonic() - began < 3
+    assert guard.lines[-1].endswith("stopped")
+
+
+def test_it_fits_well_inside_its_memory_limit(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    api.put_node(virtual_node(NAME, "uid-1"))
+    guard = start()
+    wait_until(lambda: guard.probe("/readyz") == 200)
+    status = Path(f"/proc/{guard.process.pid}/status").read_text()
+    peak_kib = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+    # The container's limit is 64Mi (components/node_guard.py); half of it leaves the margin
+    # for a newer interpreter.
+    assert peak_kib < 32 * 1024
+
+
+def test_it_refuses_to_start_without_its_node_name(start: Callable[..., Guard]) -> None:
+    guard = start(NODE_NAME="")
+    assert guard.process.wait(timeout=10) == 2
+    wait_until(lambda: guard.logged("cannot start"))
+    assert guard.logged("cannot start: NODE_NAME must be set")
