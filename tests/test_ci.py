@@ -43,7 +43,7 @@ JOB_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
 }
 
 # Folders that hold no project files of their own (virtualenvs, caches, build output).
-_NOT_PROJECT = {"build", "venv", "node_modules", "__pycache__"}
+_NOT_PROJECT = {"build", "venv", "node_modules", "__pycache__", "mutants"}
 
 
 def requirements_files() -> list[str]:
