@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.resource_types import Cost, resource_type
 from synth import prices
 from synth.aci import aci_workloads
 from synth.engine import UNKNOWN, Deployment, Registration, reveal
@@ -69,15 +70,15 @@ def estimate_monthly_cost(
     notes: list[str] = []
     region = _gcp_region(deployment)
 
-    for cluster in deployment.of_type("gcp:container/cluster:Cluster"):
+    for cluster in priced_as(deployment, Cost.CLUSTER_FEE):
         lines.extend(_cluster_fee(cluster, hours))
     nodes = 0
     private = False
-    for pool in deployment.of_type("gcp:container/nodePool:NodePool"):
+    for pool in priced_as(deployment, Cost.NODES):
         pool_lines, count = _node_pool(pool, region, hours)
         lines.extend(pool_lines)
         nodes += count
-    for cluster in deployment.of_type("gcp:container/cluster:Cluster"):
+    for cluster in priced_as(deployment, Cost.CLUSTER_FEE):
         private |= bool(
             (_inputs(cluster).get("privateClusterConfig") or {}).get("enablePrivateNodes")
         )
@@ -91,12 +92,12 @@ def estimate_monthly_cost(
                 hours,
             )
         )
-    if deployment.of_type("gcp:compute/routerNat:RouterNat"):
+    if priced_as(deployment, Cost.CLOUD_NAT):
         lines.extend(_cloud_nat(nodes, hours, assumptions))
 
-    for account in deployment.of_type("azure-native:cosmosdb:DatabaseAccount"):
+    for account in priced_as(deployment, Cost.COSMOS_ACCOUNT):
         lines.extend(_cosmos(account, deployment, hours, assumptions))
-    for registry in deployment.of_type("azure-native:containerregistry:Registry"):
+    for registry in priced_as(deployment, Cost.REGISTRY):
         lines.extend(_registry(registry, hours))
 
     lines.extend(_container_groups(deployment, hours, notes))
@@ -104,6 +105,11 @@ def estimate_monthly_cost(
         lines.extend(_load_balancer(service, hours, assumptions))
     lines.extend(_egress(region, assumptions))
     return CostEstimate(lines, assumptions, notes)
+
+
+def priced_as(deployment: Deployment, rule: Cost) -> list[Registration]:
+    """The resources whose type the table of resource types prices by ``rule``."""
+    return [r for r in deployment.custom_resources() if resource_type(r.type).cost is rule]
 
 
 # --- GCP --------------------------------------------------------------------------------------
@@ -199,7 +205,7 @@ def _cloud_nat(nodes: int, hours: float, assumptions: Assumptions) -> list[CostL
 
 
 def _load_balancers(deployment: Deployment) -> Iterator[Registration]:
-    for service in deployment.of_type("kubernetes:core/v1:Service"):
+    for service in priced_as(deployment, Cost.LOAD_BALANCER):
         if (_inputs(service).get("spec") or {}).get("type") == "LoadBalancer":
             yield service
 
@@ -293,10 +299,8 @@ def _regions(count: int) -> str:
 
 
 def _cosmos_children(deployment: Deployment, account: Registration) -> Iterator[Registration]:
-    for registration in deployment.registrations:
-        if registration.type.startswith("azure-native:cosmosdb:MongoDBResource") and (
-            registration.parent == account.parent
-        ):
+    for registration in priced_as(deployment, Cost.COSMOS_THROUGHPUT):
+        if registration.parent == account.parent:
             yield registration
 
 
@@ -414,7 +418,7 @@ def _is_zone(location: str) -> bool:
 
 
 def _gcp_region(deployment: Deployment) -> str:
-    for cluster in deployment.of_type("gcp:container/cluster:Cluster"):
+    for cluster in priced_as(deployment, Cost.CLUSTER_FEE):
         location = str(_inputs(cluster).get("location", ""))
         return location.rsplit("-", 1)[0] if _is_zone(location) else location
     return "us-west1"

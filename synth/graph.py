@@ -14,46 +14,22 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.resource_types import Cloud, resource_type
 from synth.engine import Deployment, Registration
 
-# Clouds in the order they are drawn; a type belongs to the first whose prefix it has.
-CLOUDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("GCP", ("gcp:",)),
-    ("Kubernetes on GKE", ("kubernetes:", "pulumi:providers:kubernetes")),
-    ("Azure AD", ("azuread:",)),
-    # The image is built where `pulumi up` runs and lands in the stack's Azure registry.
-    ("Azure", ("azure-native:", "pulumi-python:dynamic/azure:", "docker-build:")),
-    # Checks made from the machine that runs `pulumi up`.
-    ("Local (no cloud)", ("tls:", "random:", "time:", "pulumi-python:dynamic/http:")),
-)
-LOCAL = "Local (no cloud)"
-OTHER = "Other"
-
-# What a cross-cloud edge carries, by the type of the resource it leaves.
-FLOWS: dict[str, str] = {
-    "gcp:container/cluster:Cluster": "kubeconfig (endpoint, CA)",
-    "gcp:container/nodePool:NodePool": "nodes ready",
-    "pulumi:providers:kubernetes": "kubeconfig",
-    "azuread:index/application:Application": "client id",
-    "azuread:index/servicePrincipal:ServicePrincipal": "principal id",
-    "azuread:index/servicePrincipalPassword:ServicePrincipalPassword": "client secret",
-    "azure-native:resources:ResourceGroup": "resource group",
-    "azure-native:cosmosdb:DatabaseAccount": "connection string",
-    "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase": "database (in the connection string)",
-    "azure-native:authorization:RoleAssignment": "role granted",
-    "pulumi-python:dynamic/azure:ResourceProviderRegistration": "registration state",
-    "azure-native:containerregistry:Registry": "registry server",
-    "docker-build:index:Image": "image digest",
-    "tls:index/privateKey:PrivateKey": "private key",
-    "tls:index/selfSignedCert:SelfSignedCert": "certificate",
-}
+# The clouds in the order they are drawn and counted.
+CLOUDS: tuple[str, ...] = tuple(cloud.value for cloud in Cloud)
+LOCAL = Cloud.LOCAL.value
 
 
 def cloud_of(typ: str) -> str:
-    for cloud, prefixes in CLOUDS:
-        if typ.startswith(prefixes):
-            return cloud
-    return OTHER
+    """The cloud of a resource type (an error for a type the table lacks)."""
+    return resource_type(typ).cloud.value
+
+
+def flow_of(typ: str, properties: tuple[str, ...]) -> str:
+    """What an edge from a ``typ`` to another cloud carries: its flow, else the inputs it feeds."""
+    return resource_type(typ).flow or ", ".join(properties)
 
 
 def short_type(typ: str) -> str:
@@ -137,8 +113,8 @@ def build_graph(deployment: Deployment) -> ResourceGraph:
             properties = tuple(sorted(by_source.get(source, ())))
             kind = "property" if properties else "provider" if source in provider else "explicit"
             clouds = {nodes[source].cloud, target.cloud}
-            cross = len(clouds) == 2 and not clouds & {LOCAL, OTHER}
-            label = FLOWS.get(nodes[source].type, ", ".join(properties)) if cross else ""
+            cross = len(clouds) == 2 and LOCAL not in clouds
+            label = flow_of(nodes[source].type, properties) if cross else ""
             edges.append(Edge(source, target.urn, kind, properties, cross, label))
     return ResourceGraph(nodes, tuple(edges))
 
@@ -155,7 +131,7 @@ def mermaid(graph: ResourceGraph) -> str:
     """A Mermaid flowchart, one subgraph per cloud; cross-cloud edges thick, red and labelled."""
     ids = _node_ids(graph)
     lines = ["flowchart LR"]
-    for index, cloud in enumerate([c for c, _ in CLOUDS] + [OTHER]):
+    for index, cloud in enumerate(CLOUDS):
         members = [n for n in graph.nodes.values() if n.cloud == cloud]
         if not members:
             continue
@@ -183,7 +159,7 @@ def dot(graph: ResourceGraph) -> str:
         "  rankdir=LR;",
         '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
     ]
-    for index, cloud in enumerate([c for c, _ in CLOUDS] + [OTHER]):
+    for index, cloud in enumerate(CLOUDS):
         members = [n for n in graph.nodes.values() if n.cloud == cloud]
         if not members:
             continue

@@ -20,7 +20,7 @@ import yaml
 from synth.aci import aci_summary_lines, aci_workloads
 from synth.cost import CostEstimate, cost_markdown
 from synth.engine import UNKNOWN, Deployment, Registration, redact
-from synth.graph import CLOUDS, OTHER, ResourceGraph, cloud_of, mermaid, short_type
+from synth.graph import CLOUDS, ResourceGraph, cloud_of, mermaid, short_type
 from synth.plan import critical_path, estimate, minutes
 
 UNKNOWN_MARKER = "(known after deploy)"
@@ -176,10 +176,9 @@ def summarize(
     cost: CostEstimate | None = None,
 ) -> Summary:
     counts = Counter(node.cloud for node in graph.nodes.values())
-    order = [c for c, _ in CLOUDS] + [OTHER]
     return Summary(
         stack=stack,
-        per_cloud={cloud: counts[cloud] for cloud in order if counts[cloud]},
+        per_cloud={cloud: counts[cloud] for cloud in CLOUDS if counts[cloud]},
         components=sum(1 for r in deployment.registrations if not r.custom),
         cross_cloud=[
             f"{graph.nodes[e.source].name} ({graph.nodes[e.source].cloud}) -> "

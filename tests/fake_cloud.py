@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pulumi.runtime import mocks
 
+import core.resource_types as types
+from core.resource_types import resource_type
 from synth.engine import (
     UNKNOWN,
     Deployment,
@@ -83,6 +86,10 @@ SECRET_VALUES = (
 
 BASE_CONFIG = {"gcp:project": "gke-aci-test", "gcp:zone": "us-west1-a"}
 
+# What a cloud computes for a new resource, and the resource's id; from its inputs and name.
+Computed = tuple[dict[str, Any], str]
+ComputeRule = Callable[[dict[str, Any], str], Computed]
+
 
 class FakeCloud(mocks.Mocks):
     """Computes the outputs a real provider would return for the resources the program creates."""
@@ -124,104 +131,192 @@ class FakeCloud(mocks.Mocks):
         raise AssertionError(f"the fake cloud does not know the call {args.token}")
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        computed, resource_id = self._compute(args)
+        computed, resource_id = (
+            compute(args.typ, args.inputs, args.name)
+            if args.custom
+            else ({}, f"{args.name}-id")  # a component: nothing of it reaches a cloud
+        )
         if self.preview:
             computed = {key: UNKNOWN for key in computed}
             resource_id = None
         return resource_id, {**args.inputs, **computed}
 
-    def _compute(self, args: mocks.MockResourceArgs) -> tuple[dict[str, Any], str]:
-        inputs, typ = args.inputs, args.typ
-        autoname = f"{args.name}-{AUTONAME_SUFFIX}"
-        if typ == "gcp:container/cluster:Cluster":
-            name = inputs.get("name") or autoname
-            return {
-                "name": name,
-                "endpoint": GKE_ENDPOINT,
-                "masterAuth": {"clusterCaCertificate": GKE_CA},
-            }, f"projects/gke-aci-test/locations/{inputs['location']}/clusters/{name}"
-        if typ == "gcp:container/nodePool:NodePool":
-            return {"name": inputs.get("name") or autoname}, f"node-pool/{autoname}"
-        if typ == "gcp:serviceaccount/account:Account":
-            email = f"{inputs['accountId']}@gke-aci-test.iam.gserviceaccount.com"
-            return {"email": email, "member": f"serviceAccount:{email}"}, email
-        if typ == "azure-native:resources:ResourceGroup":
-            name = inputs.get("resourceGroupName") or autoname
-            return {"name": name}, f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}"
-        if typ == "azure-native:cosmosdb:DatabaseAccount":
-            name = inputs.get("accountName") or autoname
-            return {
-                "name": name,
-                "documentEndpoint": f"https://{name}.documents.azure.com:443/",
-            }, f"/subscriptions/{SUBSCRIPTION_ID}/databaseAccounts/{name}"
-        if typ == "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase":
-            name = inputs["databaseName"]
-            return {"name": name}, f"/subscriptions/{SUBSCRIPTION_ID}/mongodbDatabases/{name}"
-        if typ == "azuread:index/application:Application":
-            return {"clientId": client_id_of(args.name)}, f"/applications/{args.name}-app-object-id"
-        if typ == "azuread:index/servicePrincipal:ServicePrincipal":
-            object_id = principal_id_of(args.name)
-            return {"objectId": object_id}, f"/servicePrincipals/{object_id}"
-        if typ == "azuread:index/servicePrincipalPassword:ServicePrincipalPassword":
-            return {"value": password_of(args.name), "keyId": "key-1"}, f"{args.name}/password"
-        if typ == "azure-native:authorization:RoleAssignment":
-            guid = f"{args.name}-assignment-guid"
-            return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
-        if typ == "azure-native:authorization:RoleDefinition":
-            guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"role-definition/{args.name}"))
-            return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
-        if typ == "time:index/rotating:Rotating":
-            return {"rfc3339": CREATED_AT, "rotationRfc3339": ROTATES_AT}, CREATED_AT
-        if typ == "time:index/offset:Offset":
-            return {"rfc3339": EXPIRES_AT}, EXPIRES_AT
-        if typ == "azure-native:containerregistry:Registry":
-            name = inputs["registryName"]
-            return {
-                "name": name,
-                "loginServer": f"{name}.azurecr.io",
-            }, f"/subscriptions/{SUBSCRIPTION_ID}/registries/{name}"
-        if typ == "docker-build:index:Image":
-            return {"digest": IMAGE_DIGEST, "ref": f"{inputs['tags'][0]}@{IMAGE_DIGEST}"}, (
-                IMAGE_DIGEST
-            )
-        if typ == "tls:index/privateKey:PrivateKey":
-            return {
-                "privateKeyPem": TLS_PRIVATE_KEY,
-                "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nFAKE\n-----END PUBLIC KEY-----\n",
-            }, "private-key"
-        if typ == "tls:index/selfSignedCert:SelfSignedCert":
-            return {"certPem": TLS_CERT}, "self-signed-cert"
-        if typ == "pulumi-python:dynamic/http:ReadinessGate":
-            # The readiness gate: the app answered its check.
-            return {"status": 200}, f"{inputs['url']}#{inputs['revision']}"
-        if typ == "pulumi-python:dynamic/azure:ResourceProviderRegistration":
-            return {
-                "registration_state": "Registered"
-            }, f"/subscriptions/{inputs['subscription_id']}/providers/{inputs['namespace']}"
-        if typ.startswith("kubernetes:"):
-            return self._kubernetes(args, autoname)
-        return {}, f"{args.name}-id"
 
-    def _kubernetes(
-        self, args: mocks.MockResourceArgs, autoname: str
-    ) -> tuple[dict[str, Any], str]:
-        metadata = dict(args.inputs.get("metadata") or {})
-        metadata.setdefault("name", autoname)
-        computed: dict[str, Any] = {"metadata": metadata}
-        if args.typ == "kubernetes:core/v1:Pod":
-            computed["status"] = {"phase": "Running", "podIP": POD_IP, "hostIP": "10.128.0.9"}
-            metadata["uid"] = POD_UID
-        if args.typ == "kubernetes:apps/v1:Deployment":
-            replicas = (args.inputs.get("spec") or {}).get("replicas", 1)
-            computed["status"] = {"readyReplicas": replicas, "availableReplicas": replicas}
-            metadata["uid"] = f"{metadata['name']}-uid"
-            metadata["generation"] = 1
-        if args.typ == "kubernetes:core/v1:Service":
-            spec = args.inputs.get("spec") or {}
-            if spec.get("type") == "LoadBalancer":
-                computed["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_IP}]}}
-        namespace = metadata.get("namespace")
-        return computed, f"{namespace}/{metadata['name']}" if namespace else metadata["name"]
+def _autoname(name: str) -> str:
+    return f"{name}-{AUTONAME_SUFFIX}"
+
+
+def _cluster(inputs: dict[str, Any], name: str) -> Computed:
+    name = inputs.get("name") or _autoname(name)
+    return {
+        "name": name,
+        "endpoint": GKE_ENDPOINT,
+        "masterAuth": {"clusterCaCertificate": GKE_CA},
+    }, f"projects/gke-aci-test/locations/{inputs['location']}/clusters/{name}"
+
+
+def _node_pool(inputs: dict[str, Any], name: str) -> Computed:
+    return {"name": inputs.get("name") or _autoname(name)}, f"node-pool/{_autoname(name)}"
+
+
+def _service_account(inputs: dict[str, Any], _name: str) -> Computed:
+    email = f"{inputs['accountId']}@gke-aci-test.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}"}, email
+
+
+def _resource_group(inputs: dict[str, Any], name: str) -> Computed:
+    name = inputs.get("resourceGroupName") or _autoname(name)
+    return {"name": name}, f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}"
+
+
+def _cosmos_account(inputs: dict[str, Any], name: str) -> Computed:
+    name = inputs.get("accountName") or _autoname(name)
+    return {
+        "name": name,
+        "documentEndpoint": f"https://{name}.documents.azure.com:443/",
+    }, f"/subscriptions/{SUBSCRIPTION_ID}/databaseAccounts/{name}"
+
+
+def _mongo_database(inputs: dict[str, Any], _name: str) -> Computed:
+    name = inputs["databaseName"]
+    return {"name": name}, f"/subscriptions/{SUBSCRIPTION_ID}/mongodbDatabases/{name}"
+
+
+def _application(_inputs: dict[str, Any], name: str) -> Computed:
+    return {"clientId": client_id_of(name)}, f"/applications/{name}-app-object-id"
+
+
+def _service_principal(_inputs: dict[str, Any], name: str) -> Computed:
+    object_id = principal_id_of(name)
+    return {"objectId": object_id}, f"/servicePrincipals/{object_id}"
+
+
+def _password(_inputs: dict[str, Any], name: str) -> Computed:
+    return {"value": password_of(name), "keyId": "key-1"}, f"{name}/password"
+
+
+def _role_assignment(inputs: dict[str, Any], name: str) -> Computed:
+    guid = f"{name}-assignment-guid"
+    return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
+
+
+def _role_definition(inputs: dict[str, Any], name: str) -> Computed:
+    guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"role-definition/{name}"))
+    return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
+
+
+def _registry(inputs: dict[str, Any], _name: str) -> Computed:
+    name = inputs["registryName"]
+    return {
+        "name": name,
+        "loginServer": f"{name}.azurecr.io",
+    }, f"/subscriptions/{SUBSCRIPTION_ID}/registries/{name}"
+
+
+def _image(inputs: dict[str, Any], _name: str) -> Computed:
+    return {"digest": IMAGE_DIGEST, "ref": f"{inputs['tags'][0]}@{IMAGE_DIGEST}"}, IMAGE_DIGEST
+
+
+def _provider_registration(inputs: dict[str, Any], _name: str) -> Computed:
+    return {
+        "registration_state": "Registered"
+    }, f"/subscriptions/{inputs['subscription_id']}/providers/{inputs['namespace']}"
+
+
+def _private_key(_inputs: dict[str, Any], _name: str) -> Computed:
+    return {
+        "privateKeyPem": TLS_PRIVATE_KEY,
+        "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nFAKE\n-----END PUBLIC KEY-----\n",
+    }, "private-key"
+
+
+def _readiness_gate(inputs: dict[str, Any], _name: str) -> Computed:
+    # The app answered its check.
+    return {"status": 200}, f"{inputs['url']}#{inputs['revision']}"
+
+
+def _kubernetes_object(inputs: dict[str, Any], name: str) -> Computed:
+    """The provider names an object the program does not name."""
+    metadata = dict(inputs.get("metadata") or {})
+    metadata.setdefault("name", _autoname(name))
+    namespace = metadata.get("namespace")
+    resource_id = f"{namespace}/{metadata['name']}" if namespace else metadata["name"]
+    return {"metadata": metadata}, resource_id
+
+
+def _pod(inputs: dict[str, Any], name: str) -> Computed:
+    computed, resource_id = _kubernetes_object(inputs, name)
+    computed["metadata"]["uid"] = POD_UID
+    computed["status"] = {"phase": "Running", "podIP": POD_IP, "hostIP": "10.128.0.9"}
+    return computed, resource_id
+
+
+def _deployment(inputs: dict[str, Any], name: str) -> Computed:
+    computed, resource_id = _kubernetes_object(inputs, name)
+    metadata = computed["metadata"]
+    metadata["uid"] = f"{metadata['name']}-uid"
+    metadata["generation"] = 1
+    replicas = (inputs.get("spec") or {}).get("replicas", 1)
+    computed["status"] = {"readyReplicas": replicas, "availableReplicas": replicas}
+    return computed, resource_id
+
+
+def _service(inputs: dict[str, Any], name: str) -> Computed:
+    computed, resource_id = _kubernetes_object(inputs, name)
+    if (inputs.get("spec") or {}).get("type") == "LoadBalancer":
+        computed["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_IP}]}}
+    return computed, resource_id
+
+
+# What the fake cloud computes, by resource type: for each type whose row in the table of
+# resource types (core/resource_types.py) lists `computed` outputs. The rest compute nothing.
+COMPUTED: dict[str, ComputeRule] = {
+    types.GKE_CLUSTER: _cluster,
+    types.GKE_NODE_POOL: _node_pool,
+    types.GCP_SERVICE_ACCOUNT: _service_account,
+    types.RESOURCE_GROUP: _resource_group,
+    types.COSMOS_ACCOUNT: _cosmos_account,
+    types.COSMOS_MONGO_DATABASE: _mongo_database,
+    types.AZUREAD_APPLICATION: _application,
+    types.AZUREAD_SERVICE_PRINCIPAL: _service_principal,
+    types.AZUREAD_PASSWORD: _password,
+    types.ROLE_ASSIGNMENT: _role_assignment,
+    types.ROLE_DEFINITION: _role_definition,
+    # What pulumiverse-time computes at creation: the only clock in the stack.
+    types.TIME_ROTATING: lambda _i, _n: (
+        {"rfc3339": CREATED_AT, "rotationRfc3339": ROTATES_AT},
+        CREATED_AT,
+    ),
+    types.TIME_OFFSET: lambda _i, _n: ({"rfc3339": EXPIRES_AT}, EXPIRES_AT),
+    types.CONTAINER_REGISTRY: _registry,
+    types.IMAGE: _image,
+    types.TLS_PRIVATE_KEY: _private_key,
+    types.TLS_SELF_SIGNED_CERT: lambda _i, _n: ({"certPem": TLS_CERT}, "self-signed-cert"),
+    types.READINESS_GATE: _readiness_gate,
+    types.PROVIDER_REGISTRATION: _provider_registration,
+    types.POD: _pod,
+    types.DEPLOYMENT: _deployment,
+    types.SERVICE: _service,
+    **{
+        token: _kubernetes_object
+        for token, row in types.RESOURCE_TYPES.items()
+        if row.computed == ("metadata",)
+    },
+}
+
+
+def compute(typ: str, inputs: dict[str, Any], name: str) -> Computed:
+    """What the cloud computes for a new resource, by the table of resource types.
+
+    A type without a row is an error naming it, as it is for synth; a type whose row lists
+    computed outputs needs a rule in ``COMPUTED``.
+    """
+    row = resource_type(typ)
+    rule = COMPUTED.get(typ)
+    if rule is None:
+        assert not row.computed, f"no rule in COMPUTED computes {row.computed} for {typ}"
+        return {}, f"{name}-id"
+    return rule(inputs, name)
 
 
 def attempt_program(config: dict[str, str] | None = None, *, preview: bool = False) -> Deployment:

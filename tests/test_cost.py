@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fake_cloud import PROJECT_DIR, run_program
 
+from core import resource_types as types
 from synth import prices
 from synth.aci import aci_workloads
 from synth.cli import synthesize
@@ -190,7 +191,7 @@ PREFER_GKE = {
 
 def deployment(replicas: int, pod_spec: dict[str, Any], name: str = "web") -> Registration:
     return registration(
-        "kubernetes:apps/v1:Deployment",
+        types.DEPLOYMENT,
         name,
         {
             "metadata": {"name": name, "namespace": "todo"},

@@ -13,6 +13,8 @@ import pytest
 import yaml
 from fake_cloud import PROJECT_DIR, SECRET_VALUES, run_program
 
+from core import resource_types as types
+from core.resource_types import Cloud
 from synth.cli import load_stack_config, main, synthesize
 from synth.engine import Deployment
 from synth.graph import ResourceGraph, build_graph, dot, mermaid, write_svg
@@ -28,9 +30,8 @@ from synth.render import (
     write_outputs,
 )
 
-K8S_PROVIDER = "pulumi:providers:kubernetes"
-GOOGLE = {"GCP", "Kubernetes on GKE"}
-MICROSOFT = {"Azure", "Azure AD"}
+GOOGLE = {Cloud.GCP, Cloud.KUBERNETES}
+MICROSOFT = {Cloud.AZURE, Cloud.AZURE_AD}
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +75,12 @@ def test_every_written_manifest_validates(synth_dir: Path, version: str) -> None
 def test_cloud_computed_values_are_shown_as_unknown(synth_dir: Path) -> None:
     document = yaml.safe_load((synth_dir / "resources.json").read_text())
     by_name = {(r["type"], r["name"]): r for r in document["resources"]}
-    pool = by_name[("gcp:container/nodePool:NodePool", "gke-nodes")]
+    pool = by_name[(types.GKE_NODE_POOL, "gke-nodes")]
     assert pool["inputs"]["cluster"] == UNKNOWN_MARKER
     assert pool["inputs"]["nodeCount"] == 3
-    registration = by_name[
-        ("pulumi-python:dynamic/azure:ResourceProviderRegistration", "container-instance")
-    ]
+    registration = by_name[(types.PROVIDER_REGISTRATION, "container-instance")]
     assert registration["inputs"]["subscription_id"] == UNKNOWN_MARKER
-    provider = by_name[("pulumi:providers:kubernetes", "gke-kubernetes")]
+    provider = by_name[(types.KUBERNETES_PROVIDER, "gke-kubernetes")]
     assert provider["inputs"]["kubeconfig"] == "[secret]"
 
 
@@ -91,16 +90,16 @@ def test_resources_json_records_parents_dependencies_and_options(synth_dir: Path
     urns = [r["urn"] for r in document["resources"]]
     assert urns == sorted(urns)
     by_name = {(r["type"], r["name"]): r for r in document["resources"]}
-    account = by_name[("azure-native:cosmosdb:DatabaseAccount", "gke-aci-cosmos")]
+    account = by_name[(types.COSMOS_ACCOUNT, "gke-aci-cosmos")]
     assert account["parent"] == "gke-aci"
-    assert account["cloud"] == "Azure"
+    assert account["cloud"] == Cloud.AZURE
     assert account["options"]["protect"] is True
     assert account["dependencies"]["properties"]["resourceGroupName"] == [
-        by_name[("azure-native:resources:ResourceGroup", "gke-aci")]["urn"]
+        by_name[(types.RESOURCE_GROUP, "gke-aci")]["urn"]
     ]
-    pod = by_name[("kubernetes:core/v1:Pod", "todo")]
+    pod = by_name[(types.POD, "todo")]
     assert pod["options"]["deleteBeforeReplace"] is True
-    assert pod["provider"] == by_name[("pulumi:providers:kubernetes", "gke-kubernetes")]["urn"]
+    assert pod["provider"] == by_name[(types.KUBERNETES_PROVIDER, "gke-kubernetes")]["urn"]
 
 
 def test_the_plan_has_the_estimate_and_the_critical_path(synth_dir: Path) -> None:
@@ -191,17 +190,12 @@ def flows(graph: ResourceGraph) -> set[tuple[str, str, str]]:
 def test_the_graph_has_the_cross_cloud_flows_the_mission_needs(preview: bool) -> None:
     graph = build_graph(run_program(preview=preview))
     found = flows(graph)
-    secret = "kubernetes:core/v1:Secret"
     assert {
-        ("gcp:container/cluster:Cluster", K8S_PROVIDER, "kubeconfig (endpoint, CA)"),
-        (
-            "azuread:index/servicePrincipalPassword:ServicePrincipalPassword",
-            secret,
-            "client secret",
-        ),
-        ("azuread:index/application:Application", secret, "client id"),
-        ("azure-native:resources:ResourceGroup", "kubernetes:apps/v1:Deployment", "resource group"),
-        ("azure-native:cosmosdb:DatabaseAccount", secret, "connection string"),
+        (types.GKE_CLUSTER, types.KUBERNETES_PROVIDER, "kubeconfig (endpoint, CA)"),
+        (types.AZUREAD_PASSWORD, types.SECRET, "client secret"),
+        (types.AZUREAD_APPLICATION, types.SECRET, "client id"),
+        (types.RESOURCE_GROUP, types.DEPLOYMENT, "resource group"),
+        (types.COSMOS_ACCOUNT, types.SECRET, "connection string"),
     } <= found
 
 
