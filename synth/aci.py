@@ -24,6 +24,7 @@ from policy.aci_rules import (
     virtual_node,
 )
 from synth.engine import UNKNOWN, Deployment, reveal
+from synth.node_capacity import Room, pod_requests
 
 DEFAULT_VIRTUAL_NODE = "aci-connector"
 # Any node of the GKE node pool, as the scheduler sees it: no taint, the well-known labels.
@@ -50,6 +51,8 @@ class AciWorkload:
     pinned: bool
     # The ACI rules it breaks (the program refuses to deploy its own that do).
     violations: tuple[str, ...]
+    # What each pod asks of a GKE node (cores, bytes), where it may run there.
+    requests: Room
 
     @property
     def placement(self) -> str:
@@ -96,6 +99,7 @@ def aci_workloads(deployment: Deployment) -> list[AciWorkload]:
                 memory_gb=float(sum(aci_memory_request(_known(r.get("memory"))) for r in requests)),
                 pinned=not may_run_on(template.spec, GKE_NODE, _is_unknown),
                 violations=tuple(str(v) for v in aci_violations(obj, [node], _is_unknown)),
+                requests=pod_requests(template.spec),
             )
         )
     return found

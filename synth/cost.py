@@ -4,7 +4,9 @@ Every figure follows the synthesized resources, so it follows the stack's settin
 pool's machine type and size, private nodes (Cloud NAT), the Cosmos DB capacity mode, the
 registry, and the ACI container groups, sized as the connector sizes them from each pod's
 requests. A workload that may run on GKE or in ACI (a Deployment that tolerates the virtual
-node without requiring it: burst mode) gives a range from none to all of its replicas in ACI.
+node without requiring it: burst mode) gives a range: from the replicas the GKE nodes'
+allocatable capacity cannot take (synth/node_capacity.py) to all of them in ACI. Which
+resources are priced, and by which rule, is each type's cost rule in core/resource_types.py.
 Prices and usage assumptions come from synth/prices.py only.
 """
 
@@ -13,13 +15,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.resource_types import Cost, resource_type
 from synth import prices
-from synth.aci import aci_workloads
+from synth.aci import AciWorkload, aci_workloads
 from synth.engine import UNKNOWN, Deployment, Registration, reveal
+from synth.node_capacity import GIB, MACHINES, Room, allocatable, place
 from synth.prices import ASSUMPTIONS, Assumptions, Price
 
 
@@ -138,11 +141,16 @@ def _cluster_fee(cluster: Registration, hours: float) -> list[CostLine]:
     return lines
 
 
-def _node_pool(pool: Registration, region: str, hours: float) -> tuple[list[CostLine], int]:
+def _pool_size(pool: Registration) -> tuple[int, str]:
+    """A node pool's node count and machine type."""
     inputs = _inputs(pool)
     count = int(_number(inputs.get("nodeCount") or inputs.get("initialNodeCount"), default=1))
-    node_config = inputs.get("nodeConfig") or {}
-    machine = str(node_config.get("machineType") or "e2-medium")
+    return count, str((inputs.get("nodeConfig") or {}).get("machineType") or "e2-medium")
+
+
+def _node_pool(pool: Registration, region: str, hours: float) -> tuple[list[CostLine], int]:
+    count, machine = _pool_size(pool)
+    node_config = _inputs(pool).get("nodeConfig") or {}
     disk_gb = _number(node_config.get("diskSizeGb"), default=prices.NODE_BOOT_DISK_GB)
     disk_type = str(node_config.get("diskType") or "pd-balanced")
     lines: list[CostLine] = []
@@ -333,8 +341,36 @@ def _registry(registry: Registration, hours: float) -> list[CostLine]:
     ]
 
 
+@dataclass(frozen=True)
+class GkeNodes:
+    """The room the GKE nodes leave for pods, to price what overflows to ACI in burst mode."""
+
+    rooms: list[Room]
+    # "3 x e2-standard-2 (1.93 vCPU and 6.1 GiB allocatable each)", one per pool.
+    described: list[str]
+    # Machine types without a known capacity: the floor then assumes every replica fits.
+    unknown: list[str]
+
+
+def gke_nodes(deployment: Deployment) -> GkeNodes:
+    nodes = GkeNodes([], [], [])
+    for pool in priced_as(deployment, Cost.NODES):
+        count, machine = _pool_size(pool)
+        if machine not in MACHINES:
+            nodes.unknown.append(machine)
+            continue
+        room = allocatable(MACHINES[machine])
+        nodes.rooms.extend(replace(room) for _ in range(count))
+        nodes.described.append(
+            f"{count} x {machine} ({float(room.cpu):g} vCPU and {room.memory / GIB:.1f} GiB "
+            "allocatable each)"
+        )
+    return nodes
+
+
 def _container_groups(deployment: Deployment, hours: float, notes: list[str]) -> list[CostLine]:
     lines: list[CostLine] = []
+    nodes = gke_nodes(deployment)
     for workload in aci_workloads(deployment):
         per_group = hours * (
             workload.cpu * prices.ACI_VCPU.usd + workload.memory_gb * prices.ACI_MEMORY.usd
@@ -346,16 +382,14 @@ def _container_groups(deployment: Deployment, hours: float, notes: list[str]) ->
             line_notes: tuple[str, ...] = ()
             low = high
         else:
+            fewest, burst = _overflow(workload, nodes)
             detail = (
-                f"{workload.kind} {workload.name}: 0 to {workload.replicas} x ({size}), burst mode"
-            )
-            burst = (
-                f"{workload.kind} {workload.name} prefers GKE nodes and overflows to ACI: "
-                f"from 0 to all {workload.replicas} replicas run in ACI"
+                f"{workload.kind} {workload.name}: {fewest} to {workload.replicas} x ({size}), "
+                "burst mode"
             )
             line_notes = (burst,)
             notes.append(burst)
-            low = 0.0
+            low = fewest * per_group
         lines.append(
             CostLine(
                 "ACI container groups",
@@ -367,6 +401,24 @@ def _container_groups(deployment: Deployment, hours: float, notes: list[str]) ->
             )
         )
     return lines
+
+
+def _overflow(workload: AciWorkload, nodes: GkeNodes) -> tuple[int, str]:
+    """The fewest replicas of a burst workload that run in ACI, and a note saying why."""
+    what = f"{workload.kind} {workload.name} prefers GKE nodes and overflows to ACI"
+    replicas = workload.replicas
+    if nodes.unknown:
+        machines = ", ".join(sorted(set(nodes.unknown)))
+        return 0, (
+            f"{what}: from 0 to all {replicas} replicas run in ACI (no allocatable capacity "
+            f"for {machines} in synth/node_capacity.py, so the floor assumes all fit on GKE)"
+        )
+    fit = place(nodes.rooms, workload.requests, replicas)
+    return replicas - fit, (
+        f"{what}: at most {fit} of its {replicas} replicas fit on the GKE nodes, "
+        f"{' and '.join(nodes.described)}, so from {replicas - fit} to all {replicas} run in "
+        "ACI (GKE's own pods and the stack's others take room too: more may overflow)"
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------

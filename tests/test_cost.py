@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import fields
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ from fake_cloud import PROJECT_DIR, run_program
 from core import resource_types as types
 from synth import prices
 from synth.aci import aci_workloads
-from synth.cli import synthesize
+from synth.cli import load_stack_config, synthesize
 from synth.cost import CostEstimate, CostLine, estimate_monthly_cost
-from synth.engine import Deployment, Registration
+from synth.engine import UNKNOWN, Deployment, Registration
+from synth.node_capacity import GIB, MACHINES, MIB, Machine, Room, allocatable, place, pod_requests
 from synth.prices import ASSUMPTIONS, Price, RegionalPrice
 
 HOURS = ASSUMPTIONS.hours_per_month
@@ -85,6 +87,10 @@ def test_a_first_preview_prices_the_same_as_a_deployed_stack(default: CostEstima
     ]
 
 
+def sample_stack_config(stack: str) -> dict[str, str]:
+    return dict(load_stack_config(PROJECT_DIR, stack).values)
+
+
 def test_the_readme_and_docs_give_the_default_stacks_total(default: CostEstimate) -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
     assert f"about {default.total_text()} a month" in readme
@@ -94,6 +100,16 @@ def test_the_readme_and_docs_give_the_default_stacks_total(default: CostEstimate
     for line in default.lines[2:5]:  # nodes, disks and IPs, as the page lists them
         assert f"| {line.item} |" in cost_md
         assert f"| ${line.high:,.2f} |" in cost_md
+
+
+def test_the_docs_give_the_burst_stacks_range() -> None:
+    burst = estimate(sample_stack_config("burst"))
+    replicas = sample_stack_config("burst")["gke-aci:appReplicas"]
+    cost_md = " ".join((PROJECT_DIR / "docs" / "cost.md").read_text().split())
+    assert f"with {replicas} replicas, {burst.total_text()} a month" in cost_md
+    readme = " ".join((PROJECT_DIR / "README.md").read_text().split())
+    low, high = burst.total_text().split(" to ")
+    assert f"{replicas} replicas) costs from {low} to {high} a month" in readme
 
 
 def test_node_count_and_machine_type_follow_the_settings() -> None:
@@ -205,20 +221,56 @@ def container(cpu: str | None, memory: str | None) -> dict[str, Any]:
     return {"name": "web", "image": "app", "resources": {"requests": requests}}
 
 
-def test_a_burst_deployment_costs_from_none_to_all_replicas_in_aci() -> None:
+def test_a_burst_deployment_costs_from_what_overflows_the_nodes_to_all_replicas_in_aci() -> None:
     cost = estimate(
         {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "4", "gke-aci:appMemory": "2Gi"}
     )
     aci = one(cost, "ACI container groups")
     per_group = HOURS * (1 * 0.0405 + 2.1 * 0.00445)  # 2Gi is 2.147e9 bytes: 2.1 GB in ACI
-    assert (aci.low, aci.high) == (0, pytest.approx(4 * per_group))
+    # Each e2-standard-2 keeps 1.93 vCPU for pods: one 1-vCPU replica a node, three in all.
+    assert (aci.low, aci.high) == (pytest.approx(1 * per_group), pytest.approx(4 * per_group))
+    assert aci.detail.startswith("Deployment todo/web: 1 to 4 x (1 vCPU + 2.1 GB")
     assert aci.notes == (
-        "Deployment todo/web prefers GKE nodes and overflows to ACI: "
-        "from 0 to all 4 replicas run in ACI",
+        "Deployment todo/web prefers GKE nodes and overflows to ACI: at most 3 of its 4 replicas "
+        "fit on the GKE nodes, 3 x e2-standard-2 (1.93 vCPU and 6.1 GiB allocatable each), so "
+        "from 1 to all 4 run in ACI (GKE's own pods and the stack's others take room too: more "
+        "may overflow)",
     )
     assert one(cost, "Entry load balancer").high == pytest.approx(0.025 * HOURS)
     assert one(cost, "Entry load balancer").detail.startswith("Service todo/web:")
     assert cost.total_text() == f"${cost.low:,.2f} to ${cost.high:,.2f}"
+
+
+@pytest.mark.parametrize(
+    ("config", "fewest"),
+    [
+        ({}, 3),  # 6 replicas, 3 nodes of one replica each
+        ({"gke-aci:nodeCount": "6"}, 0),
+        ({"gke-aci:nodeMachineType": "e2-standard-4"}, 0),  # 3.92 vCPU: three replicas a node
+        ({"gke-aci:nodeCount": "2"}, 4),
+        ({"gke-aci:appMemory": "4Gi"}, 3),  # 6.1 GiB a node: one 4 GiB replica
+        ({"gke-aci:appReplicas": "2"}, 0),
+    ],
+)
+def test_the_burst_floor_follows_the_nodes_allocatable_capacity(
+    config: dict[str, str], fewest: int
+) -> None:
+    burst = sample_stack_config("burst")
+    aci = one(estimate({**burst, **config}), "ACI container groups")
+    replicas = int({**burst, **config}["gke-aci:appReplicas"])
+    assert aci.low == pytest.approx(aci.high * fewest / replicas)
+    assert aci.detail.startswith(f"Deployment todo/web: {fewest} to {replicas} x")
+
+
+def test_a_machine_without_a_known_capacity_leaves_the_floor_at_none_and_says_so() -> None:
+    burst = sample_stack_config("burst")
+    cost = estimate({**burst, "gke-aci:nodeMachineType": "n2d-highmem-4"})
+    aci = one(cost, "ACI container groups")
+    assert aci.low == 0
+    assert aci.notes[0].endswith(
+        "(no allocatable capacity for n2d-highmem-4 in synth/node_capacity.py, so the floor "
+        "assumes all fit on GKE)"
+    )
 
 
 def test_only_pods_that_tolerate_the_virtual_node_count_and_a_selector_pins_them() -> None:
@@ -277,3 +329,55 @@ def test_plan_md_and_the_summary_carry_the_estimate(tmp_path: Path) -> None:
     assert f"| **Total** | | **{total}** |" in plan
     assert "| $0.0405 per vCPU-hour |" in plan
     assert "ASSUMPTION: East US figure; no West US price was found" in plan
+
+
+# --- what a GKE node leaves for pods ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("machine", "cpu", "reserved_memory"),
+    [
+        # 6% of the first core, 1% of the second; 25% of the first 4 GiB, 20% of the next 4.
+        (Machine(2, 8), "1.93", Decimal("1.8") * GIB),
+        (Machine(4, 16), "3.92", Decimal("2.6") * GIB),  # 0.5% of cores 3-4; 10% of GiB 9-16
+        # 0.25% of each core above 4; 6% of GiB 17-128 and 2% above 128.
+        (Machine(8, 256), "7.91", (Decimal("2.6") + Decimal("6.72") + Decimal("2.56")) * GIB),
+        (Machine(1, 0.5), "0.94", Decimal(255 * MIB)),  # under 1 GiB: 255 MiB
+    ],
+)
+def test_allocatable_is_capacity_less_gkes_reservation_and_eviction_threshold(
+    machine: Machine, cpu: str, reserved_memory: Decimal
+) -> None:
+    room = allocatable(machine)
+    assert room.cpu == Decimal(cpu)
+    capacity = Decimal(str(machine.memory_gib)) * GIB
+    assert room.memory == capacity - reserved_memory - 100 * MIB
+
+
+def test_every_priced_machine_type_has_a_known_capacity() -> None:
+    assert MACHINES.keys() == prices.MACHINE_HOURLY.keys()
+
+
+def test_pods_are_placed_while_their_requests_fit_and_use_up_the_room() -> None:
+    rooms = [Room(Decimal("1.93"), Decimal(6 * GIB)), Room(Decimal("1.5"), Decimal(GIB))]
+    one_vcpu = Room(Decimal(1), Decimal(GIB))
+    assert place(rooms, one_vcpu, 5) == 2
+    assert rooms == [Room(Decimal("0.93"), Decimal(5 * GIB)), Room(Decimal("0.5"), Decimal(0))]
+    assert place(rooms, Room(Decimal("0.5"), Decimal(GIB)), 5) == 1  # memory runs out first
+    assert place(rooms, Room(Decimal(0), Decimal(0)), 7) == 7  # bounded by the replicas
+
+
+def test_a_pod_requests_its_containers_sum_or_its_largest_init_container() -> None:
+    spec = {
+        "containers": [
+            {"resources": {"requests": {"cpu": "250m", "memory": "1Gi"}}},
+            {"resources": {"limits": {"cpu": "1", "memory": "512Mi"}}},  # request from limit
+            {"name": "no-resources"},
+        ],
+        "initContainers": [{"resources": {"requests": {"cpu": "2", "memory": "1Mi"}}}],
+    }
+    assert pod_requests(spec) == Room(Decimal(2), Decimal(GIB + 512 * MIB))
+    # A value known only after deploy asks for nothing: the floor stays a floor.
+    assert pod_requests({"containers": [{"resources": {"requests": {"cpu": UNKNOWN}}}]}) == Room(
+        Decimal(0), Decimal(0)
+    )
