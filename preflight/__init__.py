@@ -45,6 +45,8 @@ class Machine:
     stack: str
     project_dir: Path = PROJECT_DIR
     _config: dict[str, str] | None = field(default=None, init=False)
+    # Why the stack's files could not be read (a YAML error, a key set twice), one line each.
+    config_problems: list[str] = field(default_factory=list[str], init=False)
 
     def which(self, tool: str) -> str | None:
         return shutil.which(tool, path=self.env.get("PATH", ""))
@@ -70,16 +72,22 @@ class Machine:
     def config(self) -> dict[str, str]:
         """The stack's configuration as the program would get it; empty without a stack file."""
         if self._config is None:
-            from synth.stack_config import StackFileMissingError, read_stack_config
+            from synth.stack_config import (
+                StackFileError,
+                StackFileMissingError,
+                read_stack_config,
+            )
 
             try:
                 self._config = read_stack_config(self.project_dir, self.stack).values
             except StackFileMissingError:
                 self._config = {}
+            except StackFileError as error:
+                self._config, self.config_problems = {}, error.problems
         return self._config
 
 
-Check = Callable[[Machine], Missing | None]
+Check = Callable[[Machine], Missing | list[Missing] | None]
 
 
 def _on_path(machine: Machine, tool: str, what: str, fix: str) -> Missing | None:
@@ -120,8 +128,14 @@ def state_passphrase(machine: Machine) -> Missing | None:
     )
 
 
+def stack_files(machine: Machine) -> list[Missing]:
+    """``Pulumi.yaml`` and the stack's file as YAML: each problem with its file and line."""
+    machine.config()
+    return [Missing(*problem.split(": ", 1)) for problem in machine.config_problems]
+
+
 def gcp_project(machine: Machine) -> Missing | None:
-    if machine.config().get("gcp:project"):
+    if machine.config().get("gcp:project") or machine.config_problems:
         return None
     stack = machine.stack
     return Missing(
@@ -200,31 +214,43 @@ def azure_login(machine: Machine) -> Missing | None:
     )
 
 
-def docker_buildx(machine: Machine) -> Missing | None:
-    """Docker builds and pushes our app, unless ``appImage`` names an image to run as it is."""
+def docker_buildx(machine: Machine) -> list[Missing]:
+    """Docker builds and pushes our app, unless ``appImage`` names an image to run as it is.
+
+    With ``docker`` on PATH, buildx and the daemon are asked about separately, so both gaps are
+    named in one run.
+    """
     if machine.config().get("gke-aci:appImage"):
-        return None
+        return []
     why = "`make up` builds the app in app/ because appImage is unset"
     if not machine.which("docker"):
-        return Missing(
-            "Docker",
-            f"`docker` is not on PATH; {why}: install Docker with buildx "
-            "(https://docs.docker.com/engine/install/), or set appImage to an image to run "
-            "as it is (`pulumi config set appImage janakiramm/todo`)",
-        )
+        return [
+            Missing(
+                "Docker",
+                f"`docker` is not on PATH; {why}: install Docker with buildx "
+                "(https://docs.docker.com/engine/install/); or, to deploy without Docker, set "
+                "appImage to an image you have built and pushed yourself that reads DB and PORT "
+                "(docs/app.md)",
+            )
+        ]
+    gaps: list[Missing] = []
     if not machine.succeeds("docker", "buildx", "version"):
-        return Missing(
-            "Docker buildx",
-            f"`docker buildx version` failed; {why}: install the buildx plugin "
-            "(https://docs.docker.com/build/concepts/overview/#install-buildx)",
+        gaps.append(
+            Missing(
+                "Docker buildx",
+                f"`docker buildx version` failed; {why}: install the buildx plugin "
+                "(https://docs.docker.com/build/concepts/overview/#install-buildx)",
+            )
         )
     if not machine.succeeds("docker", "info"):
-        return Missing(
-            "Docker daemon",
-            f"not reachable (`docker info` failed); {why}: start Docker, or check that your "
-            "user may use it",
+        gaps.append(
+            Missing(
+                "Docker daemon",
+                f"not reachable (`docker info` failed); {why}: start Docker, or check that your "
+                "user may use it",
+            )
         )
-    return None
+    return gaps
 
 
 # What each target needs, in the order its messages are printed. `outputs` only reads the
@@ -235,6 +261,7 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
     "up": (
         pulumi_cli,
         state_passphrase,
+        stack_files,
         gcp_project,
         gcloud,
         google_credentials,
@@ -245,6 +272,7 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
     "preview": (
         pulumi_cli,
         state_passphrase,
+        stack_files,
         gcp_project,
         gcloud,
         google_credentials,
@@ -273,4 +301,8 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
 
 def missing(target: str, machine: Machine) -> list[Missing]:
     """Everything ``target`` needs that ``machine`` lacks, all at once."""
-    return [found for check in NEEDS[target] if (found := check(machine)) is not None]
+    gaps: list[Missing] = []
+    for check in NEEDS[target]:
+        found = check(machine)
+        gaps.extend(found if isinstance(found, list) else [] if found is None else [found])
+    return gaps

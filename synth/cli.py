@@ -31,7 +31,12 @@ from synth.render import (
     validate_manifests,
     write_outputs,
 )
-from synth.stack_config import StackConfig, StackFileMissingError, read_stack_config
+from synth.stack_config import (
+    StackConfig,
+    StackFileError,
+    StackFileMissingError,
+    read_stack_config,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Values only a logged-in user has. When the stack does not set them, synth renders with these
@@ -47,7 +52,7 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
     """The configuration the Pulumi CLI would give the program, with the placeholders filled."""
     try:
         config = read_stack_config(project_dir, stack)
-    except StackFileMissingError as error:
+    except (StackFileMissingError, StackFileError) as error:
         raise SynthError(str(error)) from None
     values, notes = dict(config.values), list(config.notes)
     for key, placeholder in PLACEHOLDERS.items():
