@@ -298,3 +298,36 @@ def test_outputs_and_destroy_check_first_with_plain_python(target: str, command:
     assert lines[0] == f"python3 -m preflight --for {target} --stack dev"
     assert lines.index(command) > 0
     assert not any(re.search(r"-m venv|pip install", line) for line in lines)
+
+
+def test_docker_without_buildx_and_daemon_names_both_at_once(machine: Machine) -> None:
+    machine.tools({**EVERY_TOOL, "docker": "exit 1"})
+    machine.env["PULUMI_CONFIG_PASSPHRASE"] = "s3cret"
+    assert machine.gaps("up") == ["Docker buildx", "Docker daemon"]
+
+
+def test_a_yaml_error_in_the_stack_file_is_one_line_with_file_and_line(machine: Machine) -> None:
+    machine.tools(EVERY_TOOL)
+    machine.env["PULUMI_CONFIG_PASSPHRASE"] = "s3cret"
+    (machine.project / "Pulumi.dev.yaml").write_text(
+        "config:\n  gcp:project: my-project-123\n  gke-aci:nodeCount: [3\n"
+    )
+    result = machine.run("preview")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    problems = [line for line in result.stderr.splitlines() if "Pulumi.dev.yaml:3" in line]
+    assert len(problems) == 1, result.stderr
+    assert "not valid YAML" in problems[0]
+    assert "gcp:project" not in result.stderr  # the file's error, not a consequence of it
+
+
+def test_a_key_set_twice_in_the_stack_file_names_both_lines(machine: Machine) -> None:
+    machine.tools(EVERY_TOOL)
+    machine.env["PULUMI_CONFIG_PASSPHRASE"] = "s3cret"
+    (machine.project / "Pulumi.dev.yaml").write_text(
+        "config:\n  gcp:project: my-project-123\n  gke-aci:nodeCount: 3\n  gke-aci:nodeCount: 4\n"
+    )
+    result = machine.run("preview")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Pulumi.dev.yaml:4: gke-aci:nodeCount is set twice (first on line 3)" in result.stderr

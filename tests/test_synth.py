@@ -5,6 +5,8 @@ from __future__ import annotations
 import pickle
 import re
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -375,3 +377,34 @@ def test_a_run_leaves_pickle_as_it_found_it() -> None:
     before = (pickler["_batch_setitems"], pickler["save_dict"])
     run_program()
     assert (pickler["_batch_setitems"], pickler["save_dict"]) == before
+
+
+def test_a_yaml_error_stops_synth_with_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (project / "Pulumi.broken.yaml").write_text("config:\n  gke-aci:nodeCount: [3\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synth",
+            "--stack",
+            "broken",
+            "--project-dir",
+            str(project),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("synth: Pulumi.broken.yaml:2:")
+    assert "not valid YAML" in lines[0]
