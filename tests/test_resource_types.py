@@ -142,3 +142,19 @@ def registration(typ: str, name: str, inputs: dict[str, Any]) -> Registration:
         inputs=inputs,
         outputs=inputs,
     )
+
+
+def test_the_policy_packs_tokens_are_the_tables() -> None:
+    from policy import policies
+
+    for name in (
+        "ROLE_ASSIGNMENT",
+        "ROLE_DEFINITION",
+        "COSMOS_ACCOUNT",
+        "COSMOS_MONGO_DATABASE",
+        "GKE_CLUSTER",
+        "GKE_NODE_POOL",
+    ):
+        assert getattr(policies, name) == getattr(types, name), name
+    for kind, (api_version, _, _) in POD_SPEC_PATHS.items():
+        assert types.kubernetes_token(kind, api_version) in policies.POD_SPEC_PATHS
