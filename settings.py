@@ -16,8 +16,9 @@ from __future__ import annotations
 import difflib
 import functools
 import ipaddress
+import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -28,6 +29,7 @@ import pulumi
 import yaml
 from pulumi.runtime.config import CONFIG, get_config_env
 
+from components.gke_identity import IdentityProblem, KubeconfigAuth, kubeconfig_auth
 from policy.aci_rules import QuantityError, parse_quantity
 
 PROJECT: Final = "gke-aci"
@@ -112,6 +114,16 @@ _GCP_PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _GCP_ZONE = re.compile(r"[a-z]+-[a-z]+[0-9]+-[a-z]")
 # Machine types such as e2-standard-2, n2d-highmem-8 or custom-4-8192.
 _MACHINE_TYPE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)+")
+# A Compute Engine resource name (RFC 1035 label), such as a Cloud Router's.
+_GCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+# Each node's boot disk: 50 GB by default, so that the default pool of 3 nodes plus the one a surge
+# upgrade adds (200 GB of pd-balanced, which counts against the region's SSD_TOTAL_GB quota) fits
+# a trial project's quota: a new free-trial project reported 250 GB of SSD_TOTAL_GB in
+# kubeflow/pipelines issue 10907 (June 2024); GKE's own default, 100 GB a node, needs 400 GB.
+# GKE's smallest boot disk is 10 GB (terraform-provider-google v7.45.0 node_config.go,
+# disk_size_gb); the upper bound is a judged guard against a slip, not a GCP limit.
+DEFAULT_NODE_DISK_GB: Final = 50
+NODE_DISK_GB_RANGE: Final = (10, 1000)
 # Azure locations as the ARM API spells them: lowercase, no spaces (westus, eastus2).
 _AZURE_LOCATION = re.compile(r"[a-z]+[0-9]*[a-z]*[0-9]*")
 # MongoDB database names: no /\. "$*<>:|? and shorter than 64 bytes; kept to a portable subset.
@@ -152,6 +164,16 @@ class AppPlacement(StrEnum):
     BURST = "burst"
 
 
+class NodeDiskType(StrEnum):
+    """The Persistent Disk types a GKE node's boot disk may have."""
+
+    # Counts against the region's SSD_TOTAL_GB quota, like pd-ssd.
+    BALANCED = "pd-balanced"
+    # Counts against DISKS_TOTAL_GB instead: the choice when the SSD quota is tight.
+    STANDARD = "pd-standard"
+    SSD = "pd-ssd"
+
+
 class CapacityMode(StrEnum):
     """How the Cosmos DB account is billed."""
 
@@ -169,6 +191,13 @@ class GkeSettings:
     private_nodes: bool
     # CIDR blocks allowed to reach the control plane; empty means no restriction.
     authorized_networks: tuple[str, ...]
+    node_disk_size_gb: int
+    node_disk_type: NodeDiskType
+    # An existing Cloud Router whose NAT already serves the region's subnets (private nodes);
+    # None: the stack creates its own router and NAT.
+    nat_router: str | None
+    # How the kubeconfig signs in: as pulumi-gcp does (components/gke_identity.py).
+    kubeconfig_auth: KubeconfigAuth
 
     @property
     def region(self) -> str:
@@ -391,14 +420,17 @@ def unknown_settings(keys: Iterable[str], declared: Iterable[str]) -> list[str]:
 
 
 def load_settings(
-    lookup: ConfigLookup | None = None, keys: Iterable[str] | None = None
+    lookup: ConfigLookup | None = None,
+    keys: Iterable[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Reads and validates the stack's configuration.
 
     ``lookup`` maps a full key (``gke-aci:nodeCount``, ``gcp:zone``) to its raw value or ``None``;
     ``keys`` are every key the stack sets, checked against the settings ``Pulumi.yaml`` declares.
     By default both come from the running stack's configuration; with a ``lookup`` and no
-    ``keys``, only the values are checked.
+    ``keys``, only the values are checked. ``environ`` (default: this process's environment) is
+    where pulumi-gcp finds credentials the stack does not set.
     """
     if keys is None and lookup is None:
         keys = _stack_config_keys()
@@ -430,20 +462,7 @@ def load_settings(
         "an Azure location name in lowercase without spaces, such as westus",
     )
 
-    gke = GkeSettings(
-        project=project,
-        zone=zone,
-        node_count=reader.integer(key("nodeCount"), 3, 1, 1000),
-        node_machine_type=reader.text(
-            key("nodeMachineType"),
-            "e2-standard-2",
-            _MACHINE_TYPE,
-            "a Compute Engine machine type such as e2-standard-2",
-        ),
-        deletion_protection=reader.boolean(key("protectCluster"), True),
-        private_nodes=reader.boolean(key("privateNodes"), False),
-        authorized_networks=reader.cidrs(key("authorizedNetworks")),
-    )
+    gke = _gke_settings(reader, project, zone, os.environ if environ is None else environ)
 
     capacity_mode = reader.choice(key("cosmosCapacityMode"), CapacityMode, CapacityMode.SERVERLESS)
     cosmos = CosmosSettings(
@@ -573,6 +592,50 @@ def load_settings(
     if reader.problems:
         raise ConfigError(reader.problems)
     return Settings(gke=gke, cosmos=cosmos, connector=connector, credentials=credentials, app=app)
+
+
+def _gke_settings(
+    reader: _Reader, project: str, zone: str, environ: Mapping[str, str]
+) -> GkeSettings:
+    key = f"{PROJECT}:{{}}".format
+    private_nodes = reader.boolean(key("privateNodes"), False)
+    nat_router = reader.optional_text(
+        key("natRouter"),
+        _GCE_NAME,
+        "the name of an existing Cloud Router in the cluster's region (1-63 lowercase letters, "
+        "digits and '-', starting with a letter), or unset for a router and NAT of the stack's own",
+    )
+    # A malformed name has been reported already; don't report it twice.
+    if nat_router and not private_nodes and _GCE_NAME.fullmatch(nat_router):
+        reader.fail(
+            key("natRouter"),
+            nat_router,
+            "unset unless privateNodes is true (only private nodes need Cloud NAT)",
+        )
+    auth = kubeconfig_auth(lambda name: reader.raw(name), environ)
+    if isinstance(auth, IdentityProblem):
+        reader.problems.append(auth.line())
+        auth = KubeconfigAuth(args=())
+    return GkeSettings(
+        project=project,
+        zone=zone,
+        node_count=reader.integer(key("nodeCount"), 3, 1, 1000),
+        node_machine_type=reader.text(
+            key("nodeMachineType"),
+            "e2-standard-2",
+            _MACHINE_TYPE,
+            "a Compute Engine machine type such as e2-standard-2",
+        ),
+        deletion_protection=reader.boolean(key("protectCluster"), True),
+        private_nodes=private_nodes,
+        authorized_networks=reader.cidrs(key("authorizedNetworks")),
+        node_disk_size_gb=reader.integer(
+            key("nodeDiskSizeGb"), DEFAULT_NODE_DISK_GB, *NODE_DISK_GB_RANGE
+        ),
+        node_disk_type=reader.choice(key("nodeDiskType"), NodeDiskType, NodeDiskType.BALANCED),
+        nat_router=nat_router,
+        kubeconfig_auth=auth,
+    )
 
 
 def _check_rollout_fits_the_quota(reader: _Reader, app: AppSettings, quota: AciQuota) -> None:

@@ -86,6 +86,7 @@ GKE_NODE_POOL: Final = "gcp:container/nodePool:NodePool"
 GCP_SERVICE_ACCOUNT: Final = "gcp:serviceaccount/account:Account"
 GCP_IAM_MEMBER: Final = "gcp:projects/iAMMember:IAMMember"
 CLOUD_ROUTER: Final = "gcp:compute/router:Router"
+GCP_SERVICE: Final = "gcp:projects/service:Service"
 CLOUD_NAT: Final = "gcp:compute/routerNat:RouterNat"
 KUBERNETES_PROVIDER: Final = "pulumi:providers:kubernetes"
 RESOURCE_GROUP: Final = "azure-native:resources:ResourceGroup"
@@ -165,7 +166,15 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
     GCP_IAM_MEMBER: ResourceType(
         Cloud.GCP, 15, "judged: a read-modify-write of the project's IAM policy"
     ),
-    CLOUD_ROUTER: ResourceType(Cloud.GCP, 20, "judged: a Compute Engine regional operation"),
+    CLOUD_ROUTER: ResourceType(
+        Cloud.GCP, 20, "judged: a Compute Engine regional operation", computed=("name",)
+    ),
+    GCP_SERVICE: ResourceType(
+        Cloud.GCP,
+        20,
+        "judged: a Service Usage operation; seconds for an API already enabled, up to a minute "
+        "or two for a new one",
+    ),
     CLOUD_NAT: ResourceType(Cloud.GCP, 30, "judged: an update of the router", Cost.CLOUD_NAT),
     # Kubernetes on GKE
     KUBERNETES_PROVIDER: ResourceType(

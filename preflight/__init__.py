@@ -1,8 +1,9 @@
 """What `make up`, `preview`, `outputs`, `destroy` and `verify` need, checked before they start.
 
 Each target needs some of: the Pulumi CLI, the passphrase of the local state backend, the stack's
-``gcp:project``, ``gcloud`` with ``gke-gcloud-auth-plugin``, a logged-in Azure CLI, and Docker
-with buildx when the app is built from ``app/``. :func:`missing` reports every piece that is
+``gcp:project``, ``gcloud`` with ``gke-gcloud-auth-plugin``, Google credentials the cluster's
+kubeconfig can follow, a logged-in Azure CLI, and Docker with buildx when the app is built from
+``app/``. :func:`missing` reports every piece that is
 missing at once, one line each saying what it is and how to get it; ``python -m preflight``
 prints them and exits 2. Nothing here calls a cloud or the Pulumi CLI: tools are looked up on
 ``PATH`` and asked about themselves (``az account show``, ``docker buildx version``), and the
@@ -20,6 +21,15 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from components.gke_identity import (
+    ACCESS_TOKEN,
+    CREDENTIALS,
+    IMPERSONATE,
+    IdentityProblem,
+    KubeconfigAuth,
+    kubeconfig_auth,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # How long a tool may take to answer about itself (`az account show` can take a few seconds).
@@ -161,10 +171,16 @@ def google_credentials(machine: Machine) -> Missing | None:
 
     Found as Google's client libraries find them: the file GOOGLE_APPLICATION_CREDENTIALS names,
     else gcloud's well-known file, else whatever `gcloud auth application-default
-    print-access-token` can use (on a Google Cloud VM, the metadata server).
+    print-access-token` can use (on a Google Cloud VM, the metadata server). Not needed when a key
+    file's path is in pulumi-gcp's credential variables (GOOGLE_CREDENTIALS, ...): both sign in
+    with that file then (components/gke_identity.py; ``google_identity`` checks the stack's
+    ``gcp:credentials`` too).
     """
     if not machine.which("gcloud"):
         return None  # reported as the missing Google Cloud CLI
+    from_environment = kubeconfig_auth(lambda _key: None, machine.env)
+    if isinstance(from_environment, KubeconfigAuth) and from_environment.env:
+        return None
     named = machine.env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
     if named:
         if os.access(named, os.R_OK):
@@ -186,6 +202,24 @@ def google_credentials(machine: Machine) -> Missing | None:
         "no application default credentials (pulumi-gcp and the cluster's kubeconfig use "
         "them); run `gcloud auth application-default login`",
     )
+
+
+def google_identity(machine: Machine) -> Missing | None:
+    """The cluster's kubeconfig can sign in as pulumi-gcp does, or ``pulumi up`` would stop.
+
+    The same mapping the program makes (components/gke_identity.py), from the stack's ``gcp:``
+    keys and the environment: a fixed access token or key material given inline is refused there
+    before anything is created; here it is named before the Pulumi CLI even starts.
+    """
+    config = machine.config()
+    from synth.stack_config import SECRET as ENCRYPTED  # imported by machine.config() already
+
+    if ENCRYPTED in (config.get(key) for key, _ in (ACCESS_TOKEN, CREDENTIALS, IMPERSONATE)):
+        return None  # only the program sees the decrypted value, and checks it there
+    auth = kubeconfig_auth(lambda key: config.get(key), machine.env)
+    if isinstance(auth, IdentityProblem):
+        return Missing("Google identity", auth.line())
+    return None
 
 
 def gke_auth_plugin(machine: Machine) -> Missing | None:
@@ -265,6 +299,7 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
         gcp_project,
         gcloud,
         google_credentials,
+        google_identity,
         gke_auth_plugin,
         azure_login,
         docker_buildx,
@@ -276,6 +311,7 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
         gcp_project,
         gcloud,
         google_credentials,
+        google_identity,
         gke_auth_plugin,
         azure_login,
     ),

@@ -74,10 +74,11 @@ MACHINE_HOURLY: Mapping[str, RegionalPrice] = {
     "e2-standard-4": RegionalPrice({"us-west1": Price(0.13402284, "per VM-hour", GCP_PRICING_YML)}),
 }
 
-# The node pool sets no boot disk, so each node gets pulumi-gcp's default: 100 GB of pd-balanced
+# A node pool that sets no boot disk gets pulumi-gcp's default: 100 GB of pd-balanced
 # (container.NodePool node_config disk_size_gb "Defaults to 100GB", disk_type "otherwise
 # defaults to pd-balanced"; pulumi-gcp 10.2.0; GKE's own default since 1.24:
-# https://cloud.google.com/kubernetes-engine/docs/how-to/custom-boot-disks).
+# https://cloud.google.com/kubernetes-engine/docs/how-to/custom-boot-disks). The program sets
+# one (nodeDiskSizeGb, nodeDiskType), so this is only the fallback for a render without it.
 NODE_BOOT_DISK_GB: Final = 100
 PD_BALANCED = RegionalPrice(
     {"us-west1": Price(0.10, "per GB-month", f"{GCP_PRICING_YML} (compute.storage.balanced)")}

@@ -5,9 +5,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from collections.abc import Iterator
+
 import pulumi
 import pytest
 from dynamic_fakes import RecordingCloud
+
+from components.gke_identity import ACCESS_TOKEN, CREDENTIALS, IMPERSONATE
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_google_credentials_from_the_environment() -> Iterator[None]:
+    """The program follows pulumi-gcp's credential variables (components/gke_identity.py); the
+    ones of whoever runs the tests must not change what the tests see."""
+    with pytest.MonkeyPatch.context() as patch:
+        for _key, variables in (ACCESS_TOKEN, CREDENTIALS, IMPERSONATE):
+            for variable in variables:
+                patch.delenv(variable, raising=False)
+        yield
 
 
 @pytest.fixture

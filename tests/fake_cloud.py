@@ -131,6 +131,8 @@ class FakeCloud(mocks.Mocks):
         raise AssertionError(f"the fake cloud does not know the call {args.token}")
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.resource_id:  # an existing resource, read by its id (e.g. the natRouter setting)
+            return args.resource_id, {**args.inputs, "name": args.resource_id.rsplit("/", 1)[1]}
         computed, resource_id = (
             compute(args.typ, args.inputs, args.name)
             if args.custom
@@ -274,6 +276,11 @@ COMPUTED: dict[str, ComputeRule] = {
     types.GKE_CLUSTER: _cluster,
     types.GKE_NODE_POOL: _node_pool,
     types.GCP_SERVICE_ACCOUNT: _service_account,
+    types.CLOUD_ROUTER: lambda inputs, name: (
+        {"name": inputs.get("name") or _autoname(name)},
+        f"projects/gke-aci-test/regions/{inputs['region']}/routers/"
+        + (inputs.get("name") or _autoname(name)),
+    ),
     types.RESOURCE_GROUP: _resource_group,
     types.COSMOS_ACCOUNT: _cosmos_account,
     types.COSMOS_MONGO_DATABASE: _mongo_database,

@@ -51,6 +51,9 @@ INVALID: dict[str, st.SearchStrategy[str]] = {
     "gke-aci:authorizedNetworks": st.one_of(
         text_with_one_of("xyz:"), st.sampled_from(["10.0.0.1/8", "300.1.1.0/24", "1.2.3.0/33"])
     ),
+    "gke-aci:nodeDiskSizeGb": st.one_of(out_of_range(10, 1000), text_with_one_of("x.,/")),
+    "gke-aci:nodeDiskType": not_in({"pd-balanced", "pd-standard", "pd-ssd"}),
+    "gke-aci:natRouter": text_with_one_of("A_ ./"),
     "gke-aci:cosmosDatabaseName": text_with_one_of("./$ *"),
     "gke-aci:cosmosCapacityMode": not_in({"serverless", "provisioned"}),
     "gke-aci:cosmosProvisionedThroughput": st.one_of(
@@ -118,6 +121,8 @@ VALID = st.fixed_dictionaries(
         "gke-aci:protectCluster": st.sampled_from(["true", "false"]),
         "gke-aci:privateNodes": st.sampled_from(["true", "false"]),
         "gke-aci:authorizedNetworks": st.sampled_from(["203.0.113.0/24", "198.51.100.7/32"]),
+        "gke-aci:nodeDiskSizeGb": st.integers(10, 1000).map(str),
+        "gke-aci:nodeDiskType": st.sampled_from(["pd-balanced", "pd-standard", "pd-ssd"]),
         "gke-aci:cosmosDatabaseName": st.from_regex(r"[a-z][a-z0-9_-]{0,20}", fullmatch=True),
         "gke-aci:cosmosCapacityMode": st.sampled_from(["serverless", "provisioned"]),
         "gke-aci:cosmosProvisionedThroughput": st.integers(4, 100).map(lambda n: str(n * 100)),

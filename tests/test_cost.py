@@ -62,7 +62,7 @@ def test_the_default_stack_is_priced_line_by_line(default: CostEstimate) -> None
     assert one(default, "GKE free tier credit").high == pytest.approx(-73.00)
     assert one(default, "GKE nodes").high == pytest.approx(3 * E2_STANDARD_2 * HOURS)
     assert one(default, "GKE nodes").detail == "3 x e2-standard-2 in us-west1 x 730 h"
-    assert one(default, "Node boot disks").high == pytest.approx(3 * 100 * 0.10)
+    assert one(default, "Node boot disks").high == pytest.approx(3 * 50 * 0.10)
     assert one(default, "Node external IPs").high == pytest.approx(3 * 0.005 * HOURS)
     assert one(default, "Cosmos DB request units").high == pytest.approx(5 * 0.25)
     assert one(default, "Container registry (Basic)").high == pytest.approx(0.167 * HOURS / 24)
@@ -116,7 +116,7 @@ def test_node_count_and_machine_type_follow_the_settings() -> None:
     cost = estimate({"gke-aci:nodeCount": "5", "gke-aci:nodeMachineType": "e2-standard-4"})
     e2_standard_4 = prices.MACHINE_HOURLY["e2-standard-4"].by_region["us-west1"].usd
     assert one(cost, "GKE nodes").high == pytest.approx(5 * e2_standard_4 * HOURS)
-    assert one(cost, "Node boot disks").high == pytest.approx(5 * 100 * 0.10)
+    assert one(cost, "Node boot disks").high == pytest.approx(5 * 50 * 0.10)
     assert one(cost, "Node external IPs").detail.startswith("5 ephemeral IPv4 addresses")
 
 

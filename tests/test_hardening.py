@@ -16,7 +16,7 @@ from fake_cloud import (
 )
 
 from components.aci_connector import CLUSTER_CA_FILE
-from components.gke_cluster import MASTER_CIDR, NODE_ROLES, gcp_label_value, node_account_id
+from components.gke_cluster import NODE_ROLES, gcp_label_value, node_account_id
 from components.service_principal import CONTRIBUTOR
 
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
@@ -198,7 +198,7 @@ def test_unprotecting_the_database_is_one_setting() -> None:
 
 def test_nodes_run_as_a_dedicated_least_privilege_account(stack: Deployment) -> None:
     account = stack.one("gcp:serviceaccount/account:Account")
-    assert account.inputs["accountId"] == node_account_id("dev")
+    assert account.inputs["accountId"] == node_account_id("gke-aci-test", "gke-aci", "dev")
     members = stack.of_type("gcp:projects/iAMMember:IAMMember")
     assert sorted(m.inputs["role"] for m in members) == sorted(NODE_ROLES)
     assert {m.inputs["member"] for m in members} == {output(account, "member")}
@@ -253,8 +253,17 @@ def test_label_values_follow_gcps_rules() -> None:
 
 
 def test_node_account_ids_are_valid_and_per_stack() -> None:
-    assert 6 <= len(node_account_id("dev")) <= 30
-    assert node_account_id("dev") != node_account_id("prod")
+    ids = {
+        node_account_id(gcp_project, pulumi_project, stack)
+        for gcp_project in ("team-a-1234", "team-b-5678")
+        for pulumi_project in ("gke-aci", "gke-aci-fork")
+        for stack in ("dev", "prod")
+    }
+    # One id for each GCP project, Pulumi project and stack, and the same on every run.
+    assert len(ids) == 8
+    assert node_account_id("team-a-1234", "gke-aci", "dev") in ids
+    for account_id in ids:
+        assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account_id), account_id
 
 
 def test_nodes_are_shielded_and_behind_the_metadata_server(stack: Deployment) -> None:
@@ -277,33 +286,7 @@ def test_the_cluster_is_hardened(stack: Deployment) -> None:
     assert cluster["networkPolicy"] == {"enabled": False}
     assert cluster["enableIntranodeVisibility"] is True
     assert cluster["releaseChannel"] == {"channel": "REGULAR"}
-    assert "privateClusterConfig" not in cluster
-    assert "masterAuthorizedNetworksConfig" not in cluster
-    assert stack.of_type("gcp:compute/routerNat:RouterNat") == []
-
-
-def test_private_nodes_and_authorized_networks_are_settings() -> None:
-    stack = run_program(
-        {
-            "gke-aci:privateNodes": "true",
-            "gke-aci:authorizedNetworks": "203.0.113.0/24, 198.51.100.7/32",
-        }
-    )
-    cluster = stack.one(CLUSTER).inputs
-    assert cluster["privateClusterConfig"] == {
-        "enablePrivateNodes": True,
-        "enablePrivateEndpoint": False,
-        "masterIpv4CidrBlock": MASTER_CIDR,
-    }
-    assert cluster["masterAuthorizedNetworksConfig"] == {
-        "cidrBlocks": [
-            {"cidrBlock": "203.0.113.0/24", "displayName": "authorized-1"},
-            {"cidrBlock": "198.51.100.7/32", "displayName": "authorized-2"},
-        ]
-    }
-    nat = stack.one("gcp:compute/routerNat:RouterNat").inputs
-    assert nat["region"] == "us-west1"
-    assert nat["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
+    # Private nodes and the control plane's allow-list are settings (tests/test_gke_network.py).
 
 
 # --- the connector on Kubernetes ------------------------------------------------------------------

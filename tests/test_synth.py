@@ -109,9 +109,11 @@ def test_the_plan_has_the_estimate_and_the_critical_path(synth_dir: Path) -> Non
     assert "## Deploy-time estimate" in plan
     assert "**Critical path**" in plan
     assert "One after another" in plan
-    # The cluster's default pool starts on the node account: the account and a role come first.
-    assert "| 1 | gke-nodes | `serviceaccount:Account` | GCP |" in plan
-    assert "| 3 | gke | `container:Cluster` | GCP |" in plan
+    # The cluster's default pool starts on the node account: the IAM API, the account and a role
+    # come first.
+    assert "| 1 | gke-api-iam | `projects:Service` | GCP |" in plan
+    assert "| 2 | gke-nodes | `serviceaccount:Account` | GCP |" in plan
+    assert "| 4 | gke | `container:Cluster` | GCP |" in plan
     assert "gcp:project is not set for stack dev" in plan
 
 
