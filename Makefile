@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 STACK ?= dev
-OUT ?= build/synth
+OUT ?= build/synth/$(STACK)
 BIN := $(VENV)/bin
 SCAN_VENV ?= .venv-checkov
 MUTATE_JOBS ?= 2
@@ -79,14 +79,14 @@ typecheck: $(DEV) ## basedpyright (standard mode) over the program and the tests
 unit: $(DEV) scan-venv ## pytest: the program under Pulumi's mock engine, offline; Checkov
 	CHECKOV=$(SCAN_VENV)/bin/checkov $(BIN)/python -m pytest
 
-synth: $(SYNTH) ## Render and check the stack offline into $(OUT) (STACK=dev, OUT=build/synth)
+synth: $(SYNTH) ## Render and check the stack offline into $(OUT) (STACK=dev, OUT=build/synth/$(STACK))
 	$(BIN)/python -m synth --stack $(STACK) --out $(OUT)
 
 # The sample stacks `make test` renders: the default, and burst mode (Pulumi.burst.yaml).
 SAMPLE_STACKS := dev burst
-synth-samples: $(SYNTH) ## Render and check every sample stack offline into build/synth-<stack>
+synth-samples: $(SYNTH) ## Render and check every sample stack offline into build/synth/<stack>
 	for stack in $(SAMPLE_STACKS); do \
-	  $(BIN)/python -m synth --stack $$stack --out build/synth-$$stack || exit 1; \
+	  $(BIN)/python -m synth --stack $$stack --out build/synth/$$stack || exit 1; \
 	done
 
 test: lint typecheck unit synth-samples ## Everything CI runs: lint, types, tests, synth of the samples

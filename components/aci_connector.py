@@ -87,9 +87,9 @@ class AciConnector(pulumi.ComponentResource):
 
     The pod runs in its own namespace under a service account limited to the calls the connector
     makes. Its Azure credentials and its kubelet serving certificate (made here with pulumi-tls)
-    are Secrets. The off-AKS settings from the notes are applied: the VNet variables are set to
-    satisfy the connector's startup check while no subnet is named, so container groups get public
-    IPs and no VNet is touched.
+    are Secrets. What azure-aci needs off AKS is applied (docs/architecture.md): the VNet
+    variables are set to satisfy the connector's startup check while no subnet is named, so
+    container groups get public IPs and no VNet is touched.
 
     ``virtual_node_name`` carries a dependency on the connector's Deployment, so whatever uses it
     waits until the connector is rolled out.

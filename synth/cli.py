@@ -117,13 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stack", default="dev", help="stack whose configuration to use")
     parser.add_argument(
         "--out",
-        default="build/synth",
-        help="folder to write: a new or empty one, or one synth wrote before (replaced whole)",
+        help="folder to write: a new or empty one, or one synth wrote before (replaced whole);"
+        " build/synth/<stack> by default, so that each stack keeps its own render",
     )
     parser.add_argument("--project-dir", default=str(PROJECT_DIR), help="folder with Pulumi.yaml")
     args = parser.parse_args(argv)
     project_dir = Path(args.project_dir).resolve()
-    out = Path(args.out)
+    out = Path(args.out or f"build/synth/{args.stack}")
     out = out if out.is_absolute() else Path.cwd() / out
     try:
         summary = synthesize(project_dir, args.stack, out)

@@ -1,6 +1,6 @@
 """The ACI rules (policy/aci_rules): each rule with a conforming and a violating pod spec.
 
-The rules and their sources are in shared/notes/aci-pod-rules.md and beside each check. Every
+The rules and their sources are in docs/aci-rules.md and beside each check. Every
 case starts from one conforming pod on the virtual node and changes one thing.
 """
 

@@ -110,3 +110,13 @@ def test_synth_replaces_a_folder_it_made_before_whole(project: Path) -> None:
     assert (out / "resources.json").is_file()
     assert (out / MARKER).is_file()
     assert [p.name for p in out.parent.iterdir()] == ["synth"]  # no scratch folder left
+
+
+def test_each_stack_renders_into_its_own_folder_by_default(project: Path) -> None:
+    shutil.copy(PROJECT_DIR / "Pulumi.burst.yaml", project / "Pulumi.burst.yaml")
+    for stack in ("dev", "burst"):
+        assert main(["--stack", stack, "--project-dir", str(project)]) == 0
+    dev, burst = (project / "build" / "synth" / stack for stack in ("dev", "burst"))
+    # The second render left the first in place: each folder holds its own stack's plan.
+    assert "dev" in (dev / "plan.md").read_text().splitlines()[0]
+    assert "burst" in (burst / "plan.md").read_text().splitlines()[0]

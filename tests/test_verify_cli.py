@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -268,3 +269,21 @@ def test_a_check_that_outlives_the_budget_is_cut_off_and_the_rest_not_run() -> N
     ]
     assert results[1].seen == "did not finish within the time budget of 1 s"
     assert results[2].seen == "not run: the time budget of 1 s was spent"
+
+
+def _comparable(report: str) -> str:
+    """The report without what changes between runs: the todo's id, the round trip's time and the
+    loopback port that stands in for the app's public address."""
+    report = re.sub(r"todo [0-9a-f]{24}", "todo <id>", report)
+    report = re.sub(r"http://[0-9.]+:\d+/", "http://<app>/", report)
+    return re.sub(r"\(\d+\.\d s\)", "(<seconds>)", report)
+
+
+def test_the_readmes_example_is_the_output_against_the_tests_cluster(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    after_command = readme.split("make verify                    # STACK=dev by default\n")[1]
+    example = after_command.split("```text\n")[1].split("```")[0]
+    with single_pod().running(tmp_path) as running:
+        outcome = running.verify()
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert _comparable(outcome.stdout) == _comparable(example)

@@ -2,7 +2,7 @@
 
 - ``virtual node``: Ready, with azure-aci's labels and its one taint (any other taint, such as
   ``node.kubernetes.io/unreachable``, means trouble: it evicts or keeps away the ACI pods);
-- ``node guard``: the providerID and label the node guard sets (issue 14): without them GKE's
+- ``node guard``: the providerID and label the node guard sets (decision 0010): without them GKE's
   cloud node-lifecycle controller deletes the node about 40 s after the connector stops;
 - ``node deletions``: no ``DeletingNode`` event for it (events are kept about an hour).
 """

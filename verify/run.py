@@ -17,8 +17,8 @@ from verify.cluster import ClusterError
 from verify.context import Check, Context, Skip
 from verify.report import Result, Status
 
-# Issue 10's order: the node (and issue 14's guard and deletions), the connector, the app, Azure,
-# HTTP, the database, both sides, and what else runs on the node.
+# The order a user would check by hand: the node (with the node guard's marks and deletions), the
+# connector, the app, Azure, HTTP, the database, both sides, and what else runs on the node.
 CHECKS: list[Check] = [
     *node_checks.CHECKS,
     *workload_checks.CHECKS,

@@ -2,16 +2,16 @@
 
 Scope: virtual-kubelet/azure-aci v1.6.4 (commit 382bbaad88c3, virtual-kubelet v1.11.0) on Linux
 with public IPs and no VNet, as this stack runs it, plus Azure Container Instances' own limits.
-``shared/notes/aci-pod-rules.md`` lists the rules with their evidence; the rule ids below are its
-ids. A rule is checked when breaking it makes the pod fail (the connector refuses it, ARM refuses
-the container group, or the pod never gets what it asked for); fields the connector merely
-ignores (securityContext, hostNetwork, dnsConfig, ...) are not violations, so a template that
-also runs on GKE may keep them. Rules the notes mark UNCONFIRMED are not checked: the probe
-scheme's case (C4), environment variable and volume name patterns (C11, V8), init containers
-in the 60-container limit (S3). One exception, on purpose: the group minimum of 1 CPU and 1 GB
-(R10) is checked although the notes mark its enforcement unconfirmed, because Microsoft
-documents it as a requirement and a smaller group is reported refused (see GROUP_LIMITS); a
-pod that would cost less is not worth one that fails in ACI.
+``docs/aci-rules.md`` lists the rules with their evidence and explains the rule ids used below. A
+rule is checked when breaking it makes the pod fail (the connector refuses it, ARM refuses the
+container group, or the pod never gets what it asked for); fields the connector merely ignores
+(securityContext, hostNetwork, dnsConfig, ...) are not violations, so a template that also runs on
+GKE may keep them. Rules whose enforcement no source confirms are not checked: the probe scheme's
+case (C4), environment variable and volume name patterns (C11, V8), init containers in the
+60-container limit (S3). One exception, on purpose: the group minimum of 1 CPU and 1 GB (R10) is
+checked although its enforcement is unconfirmed, because Microsoft documents it as a requirement
+and a smaller group is reported refused (see GROUP_LIMITS); a pod that would cost less is not worth
+one that fails in ACI.
 
 Abbreviations in the citations: ``aci.go`` is ``pkg/provider/aci.go``, ``volumes.go`` is
 ``pkg/provider/aci_volumes.go``, ``VK`` is the virtual-kubelet library; "Learn" pages are

@@ -6,8 +6,8 @@ azure-aci ``pkg/provider/vk_node.go`` ``ConfigureNode`` 27-36 (the OS, the load-
 exclusions, ``kubernetes.azure.com/managed``), and the taint
 ``virtual-kubelet.io/provider=azure:NoSchedule`` (``cmd/virtual-kubelet/main.go`` 53-55). A pod
 lands there when it is bound to the node by name, or when it tolerates the taint and its node
-selector and required node affinity match those labels (N1-N3 in
-``shared/notes/aci-pod-rules.md``). A blanket toleration (``operator: Exists`` without a key)
+selector and required node affinity match those labels (N1-N3 in ``docs/aci-rules.md``).
+A blanket toleration (``operator: Exists`` without a key)
 tolerates the taint too, which is how DaemonSets end up on the virtual node (N5).
 """
 
