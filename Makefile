@@ -11,7 +11,7 @@ SCAN_VENV ?= .venv-checkov
 MUTATE_JOBS ?= 2
 
 .PHONY: help venv scan-venv test lint lint-workflows typecheck unit synth synth-samples mutate \
-  run-app up preview destroy outputs verify clean
+  readme run-app up preview destroy outputs verify clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ synth-samples: $(SYNTH) ## Render and check every sample stack offline into buil
 	for stack in $(SAMPLE_STACKS); do \
 	  $(BIN)/python -m synth --stack $$stack --out build/synth/$$stack || exit 1; \
 	done
+
+readme: $(SYNTH) ## Write the README's settings table from Pulumi.yaml
+	$(BIN)/python -m synth.settings_table
 
 test: lint typecheck unit synth-samples ## Everything CI runs: lint, types, tests, synth of the samples
 

