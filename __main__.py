@@ -15,7 +15,6 @@ from components.aci_connector import (
     AzureCredentials,
     AzureReadiness,
 )
-from components.app_contract import COLLECTION, contract_for
 from components.app_image import AppImage, AppImageArgs
 from components.azure_data import AzureData, AzureDataArgs
 from components.container_group_role import ContainerGroupRole, ContainerGroupRoleArgs
@@ -28,7 +27,8 @@ from components.service_principal import (
     role_definition_id,
 )
 from components.todo_app import TodoApp, TodoAppArgs
-from components.web_workload import NAMESPACE as APP_NAMESPACE
+from core.app_contract import COLLECTION, contract_for
+from core.app_contract import NAMESPACE as APP_NAMESPACE
 from settings import ConnectorRole, load_settings
 
 # Validated before any resource exists: a bad value stops here with one message, and so does a

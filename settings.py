@@ -27,10 +27,10 @@ from typing import Final, TypeVar
 
 import pulumi
 import yaml
-from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.gke_identity import IdentityProblem, KubeconfigAuth, kubeconfig_auth
-from policy.aci_rules import QuantityError, parse_quantity
+from core.aci_rules import QuantityError, parse_quantity
+from pulumi_internals import CONFIG, get_config_env
 
 PROJECT: Final = "gke-aci"
 # Declares every setting (type, default, description); the one list of what may be set.
@@ -97,7 +97,6 @@ ACI_REGIONS: Final = frozenset(
     }
 )
 
-SEED_APP_IMAGE: Final = "janakiramm/todo"
 # The seed tutorial's locations; provider keys, which Pulumi.yaml cannot give a default.
 DEFAULT_GCP_ZONE: Final = "us-west1-a"
 DEFAULT_AZURE_LOCATION: Final = "westus"
@@ -584,7 +583,7 @@ def load_settings(
         ),
         placement=reader.choice(key("appPlacement"), AppPlacement),
         replicas=reader.integer(key("appReplicas"), 1, 100),
-        # The ACI rules (policy/aci_rules) decide what ACI accepts; here only the syntax.
+        # The ACI rules (core/aci_rules) decide what ACI accepts; here only the syntax.
         cpu=reader.quantity(key("appCpu"), "a positive Kubernetes CPU quantity such as 1 or 1500m"),
         memory=reader.quantity(
             key("appMemory"), "a positive Kubernetes memory quantity such as 1Gi"

@@ -2,7 +2,7 @@
 
 Renders the pod spec the program will send (components/web_workload.py) with placeholders for
 the values other resources compute, in API form, and holds it to the ACI rules
-(``policy/aci_rules``): a pod ACI would refuse minutes into ``pulumi up`` stops the program at
+(``core/aci_rules``): a pod ACI would refuse minutes into ``pulumi up`` stops the program at
 once, naming the rule, the field, what was given, the fix and the setting that shaped it
 (docs/decisions/0007-aci-rules-shared-module.md).
 """
@@ -13,19 +13,16 @@ from typing import Any
 
 import pulumi
 
-from components.app_contract import AppContract
 from components.kube_form import api_form, is_not_known_yet
 from components.web_workload import (
-    NAMESPACE,
-    WEB,
-    WEB_LABELS,
     WebPodInputs,
     placeholder_inputs,
     web_deployment_spec,
     web_pod_annotations,
     web_pod_spec,
 )
-from policy.aci_rules import DNS_LABEL_ANNOTATION, Violation, aci_violations, virtual_node
+from core.aci_rules import DNS_LABEL_ANNOTATION, Violation, aci_violations, virtual_node
+from core.app_contract import NAMESPACE, WEB, WEB_LABELS, AppContract
 from settings import PROJECT, AppSettings
 
 # Which settings shape the fields a violation can name (the first match counts).
@@ -48,7 +45,7 @@ class AciConformanceError(pulumi.RunError):
         lines = "\n".join(f"  - {v}{_setting_hint(v)}" for v in violations)
         super().__init__(
             f"{workload} may run on the virtual node {node!r}, where ACI would refuse it "
-            f"(rules: policy/aci_rules):\n{lines}"
+            f"(rules: core/aci_rules):\n{lines}"
         )
 
 

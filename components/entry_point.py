@@ -27,9 +27,10 @@ from components.envoy_config import (
 from components.pod_security import DISTROLESS_NONROOT, container_security, pod_security
 from components.scan_skips import checkov_skips
 from components.web_workload import AWAY_FROM_VIRTUAL_NODES, READY_TIMEOUT, web_url
+from core.app_contract import APP_LABELS
 
 ENTRY = "web-entry"
-ENTRY_LABELS = {"app": "todoapp", "name": ENTRY}
+ENTRY_LABELS = {**APP_LABELS, "name": ENTRY}
 # Two proxies on two nodes: one may be drained or upgraded while the other serves.
 REPLICAS = 2
 PUBLIC_PORT = 80

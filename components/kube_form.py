@@ -1,7 +1,7 @@
 """A Kubernetes object built for pulumi-kubernetes, in the form the cluster sees it.
 
 The program writes Kubernetes objects as pulumi-kubernetes' typed dicts (snake_case keys, values
-that may be ``pulumi.Output``). The ACI rules (policy/aci_rules) read objects in API form
+that may be ``pulumi.Output``). The ACI rules (core/aci_rules) read objects in API form
 (camelCase), as the policy pack and ``kubectl`` see them. ``api_form`` translates with the table
 pulumi-kubernetes generated from the OpenAPI schema (``pulumi_kubernetes._tables``), which spells
 the irregular names (``pod_ip`` -> ``podIP``, ``from_`` -> ``from``); a field newer than that table
@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from pulumi_kubernetes._tables import SNAKE_TO_CAMEL_CASE_TABLE
 
-# Stands for a value another resource computes (an Output): the rules skip what they cannot see.
-NOT_KNOWN_YET = "<known after deploy>"
+from core.aci_rules.values import KNOWN_AFTER_DEPLOY
+from pulumi_internals import SNAKE_TO_CAMEL_CASE_TABLE
 
 # Fields whose keys are data (label keys, resource names), never field names to translate.
 _MAPS = frozenset(
@@ -27,9 +26,9 @@ _MAPS = frozenset(
 
 
 def api_form(value: Any) -> Any:
-    """``value`` with snake_case field names in camelCase and Outputs as ``NOT_KNOWN_YET``."""
+    """``value`` with snake_case field names in camelCase and Outputs as ``KNOWN_AFTER_DEPLOY``."""
     if isinstance(value, pulumi.Output):
-        return NOT_KNOWN_YET
+        return KNOWN_AFTER_DEPLOY
     if isinstance(value, Mapping):
         return {
             _field_name(key): (_data(item) if key in _MAPS else api_form(item))
@@ -54,4 +53,4 @@ def _data(value: Any) -> Any:
 
 
 def is_not_known_yet(value: object) -> bool:
-    return value == NOT_KNOWN_YET
+    return value == KNOWN_AFTER_DEPLOY

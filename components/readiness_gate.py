@@ -25,6 +25,8 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from pulumi_internals import UNKNOWN  # what check and diff see for an input not known yet
+
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "POLL_INTERVAL_SECONDS",
@@ -53,8 +55,6 @@ MAX_BODY_BYTES = 65536
 MAX_REASON_CHARS = 300
 """How much of the JSON ``reason`` goes into the error message."""
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-"""The value ``check``/``diff`` see for an input not known yet (``pulumi.runtime.rpc.UNKNOWN``)."""
 
 # Property names: inputs and outputs of the dynamic resource (no camelCase translation applies).
 URL = "url"

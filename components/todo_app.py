@@ -9,17 +9,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.app_contract import AppContract
 from components.app_image import RegistryPull
 from components.entry_point import ENTRY_LABELS, EntryPoint, EntryPointArgs
 from components.readiness_gate import HttpReadinessGate
 from components.web_workload import (
     HTTP_PORT_NAME,
-    NAMESPACE,
     READY_TIMEOUT,
     READY_TIMEOUT_SECONDS,
-    WEB,
-    WEB_LABELS,
     WebPodInputs,
     scan_skips,
     web_deployment_spec,
@@ -27,6 +23,7 @@ from components.web_workload import (
     web_pod_spec,
     web_url,
 )
+from core.app_contract import APP_LABELS, NAMESPACE, WEB, WEB_LABELS, AppContract
 from settings import AppSettings
 
 # The headless Service that lists the replicas for the entry point.
@@ -55,7 +52,7 @@ class TodoApp(pulumi.ComponentResource):
     Otherwise the replicas are a Deployment behind the entry point (components/entry_point.py),
     and ``web_ip`` is the entry point's load balancer. The pod spec is the same in every mode
     (components/web_workload.py). The database location reaches the container from a Secret,
-    in the variable the image reads (components/app_contract.py). With our own app, an HTTP
+    in the variable the image reads (core/app_contract.py). With our own app, an HTTP
     check of ``/healthz`` from the deploying machine makes ``pulumi up`` finish only once the app
     answers and reaches its database.
     """
@@ -72,7 +69,7 @@ class TodoApp(pulumi.ComponentResource):
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
 
         namespace = k8s.core.v1.Namespace(
-            name, metadata={"name": NAMESPACE, "labels": {"app": "todoapp"}}, opts=k8s_opts
+            name, metadata={"name": NAMESPACE, "labels": APP_LABELS}, opts=k8s_opts
         )
         namespace_name = namespace.metadata.apply(lambda m: m.name or "")
         database = k8s.core.v1.Secret(

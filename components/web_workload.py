@@ -19,16 +19,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.app_contract import PORT_VARIABLE, AppContract
-from components.kube_form import NOT_KNOWN_YET
 from components.pod_security import container_security, pod_security
 from components.scan_skips import checkov_skips
-from policy.aci_rules import DNS_LABEL_ANNOTATION, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
+from core.aci_rules import DNS_LABEL_ANNOTATION, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
+from core.aci_rules.values import KNOWN_AFTER_DEPLOY
+from core.app_contract import PORT_VARIABLE, WEB, WEB_LABELS, AppContract
 from settings import AppPlacement, AppSettings
 
-NAMESPACE = "todo"
-WEB = "web"
-WEB_LABELS = {"app": "todoapp", "name": WEB}
 HTTP_PORT_NAME = "http"
 # Set by the downward API; the app names them in its X-Served-By header and footer.
 POD_NAME_VARIABLE = "POD_NAME"
@@ -81,10 +78,10 @@ class WebPodInputs:
 def placeholder_inputs(virtual_node_name: str, *, private_registry: bool) -> WebPodInputs:
     """Inputs with every computed value shown as not known yet, for the check before deploy."""
     return WebPodInputs(
-        image=NOT_KNOWN_YET,
+        image=KNOWN_AFTER_DEPLOY,
         virtual_node_name=virtual_node_name,
-        database_secret=NOT_KNOWN_YET,
-        pull_secret=NOT_KNOWN_YET if private_registry else None,
+        database_secret=KNOWN_AFTER_DEPLOY,
+        pull_secret=KNOWN_AFTER_DEPLOY if private_registry else None,
     )
 
 

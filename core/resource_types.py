@@ -4,8 +4,8 @@ Synth reads it for the graph (``cloud``, ``flow``), the deploy-time estimate (``
 monthly cost (``cost``); the tests' fake cloud (tests/fake_cloud.py) for what a cloud computes
 (``computed``). A type that is not here is an error naming it (:func:`resource_type`), never a
 guess: adding a resource to the program means adding its row here. Standard library only, so the
-policy pack can import it once it installs ``core/`` (until then a test holds the pack's own
-tokens equal to these; docs/decisions/0015-one-table-of-resource-types.md).
+policy pack imports its tokens too (docs/decisions/0015-one-table-of-resource-types.md,
+docs/decisions/0020-core-package.md).
 
 Tokens are the engine's: ``package:module:Type`` as each provider SDK registers it.
 """

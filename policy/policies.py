@@ -48,12 +48,17 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
-if __package__:  # imported as policy.policies (the project's tests, synth)
-    from .aci_rules import POD_SPEC_PATHS as WORKLOAD_KINDS
-    from .aci_rules import aci_violations, virtual_node
-else:  # run by Pulumi from this folder (`--policy-pack policy`)
-    from aci_rules import POD_SPEC_PATHS as WORKLOAD_KINDS
-    from aci_rules import aci_violations, virtual_node
+from core.aci_rules import POD_SPEC_PATHS as WORKLOAD_KINDS
+from core.aci_rules import aci_violations, virtual_node
+from core.resource_types import (
+    COSMOS_ACCOUNT,
+    COSMOS_MONGO_DATABASE,
+    GKE_CLUSTER,
+    GKE_NODE_POOL,
+    ROLE_ASSIGNMENT,
+    ROLE_DEFINITION,
+    kubernetes_token,
+)
 
 __all__ = [
     "ACI_CONFORMANCE",
@@ -84,24 +89,9 @@ __all__ = [
 
 Validator = Callable[[ResourceValidationArgs, ReportViolation], None]
 
-ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
-COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
-COSMOS_MONGO_DATABASE = "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase"
-GKE_CLUSTER = "gcp:container/cluster:Cluster"
-GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
-
-
-# Where each Kubernetes workload keeps its pod spec.
-def _type_token(kind: str, api_version: str) -> str:
-    """``kubernetes:apps/v1:Deployment``, as pulumi-kubernetes names a kind's resources."""
-    group, _, version = api_version.rpartition("/")
-    return f"kubernetes:{group or 'core'}/{version}:{kind}"
-
-
 # Where each workload keeps its pod spec, by type token: the ACI rules' table of workloads.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    _type_token(kind, api_version): spec_path
+    kubernetes_token(kind, api_version): spec_path
     for kind, (api_version, _, spec_path) in WORKLOAD_KINDS.items()
 }
 
@@ -543,7 +533,7 @@ DEFAULT_VIRTUAL_NODE_NAMES = ("aci-connector",)
 def validate_aci_conformance(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
-    """A workload that may run on the ACI virtual node meets the ACI rules (policy/aci_rules)."""
+    """A workload that may run on the ACI virtual node meets the ACI rules (core/aci_rules)."""
     if args.resource_type not in POD_SPEC_PATHS:
         return
     props = _props(args)

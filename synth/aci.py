@@ -1,6 +1,6 @@
 """The synthesized workloads that may run on ACI: how many pods, how big, whether ACI takes them.
 
-Read with the ACI rules the program and the policy pack use (policy/aci_rules), from what the
+Read with the ACI rules the program and the policy pack use (core/aci_rules), from what the
 program registers: a workload may run on ACI when the scheduler may place its pods on the
 virtual node; it runs *only* there when no GKE node could take them. Sizes are the container
 groups' as the connector computes them from the requests (its defaults for containers without
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from policy.aci_rules import (
+from core.aci_rules import (
     Node,
     aci_cpu_request,
     aci_memory_request,

@@ -21,15 +21,18 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format, struct_pb2
-from pulumi.runtime import mocks, rpc
-from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.settings import ROOT
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime import mocks
 
-UNKNOWN = rpc.UNKNOWN
-SECRET_KEY = rpc._special_sig_key  # pyright: ignore[reportPrivateUsage]
-SECRET_SIG = rpc._special_secret_sig  # pyright: ignore[reportPrivateUsage]
+from pulumi_internals import (
+    ROOT,
+    SECRET_KEY,
+    SECRET_SIG,
+    UNKNOWN,
+    resource_pb2,
+    run_in_stack,
+    sync_await,
+)
+
 SECRET_MARKER = "[secret]"
 
 
@@ -253,7 +256,7 @@ def run_program(
     error: BaseException | None = None
     pickler = _pickler_methods()
     try:
-        _sync_await(run_in_stack(lambda: _run_path(program)))
+        sync_await(run_in_stack(lambda: _run_path(program)))
     except Exception as exc:
         error = exc
     finally:

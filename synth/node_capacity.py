@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from policy.aci_rules.quantities import QuantityError, parse_quantity
+from core.aci_rules.quantities import QuantityError, parse_quantity
 from synth.engine import UNKNOWN
 
 MIB: Final = 2**20

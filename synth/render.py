@@ -17,13 +17,13 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from core.aci_rules.values import KNOWN_AFTER_DEPLOY
 from synth.aci import aci_summary_lines, aci_workloads
 from synth.cost import CostEstimate, cost_markdown
 from synth.engine import UNKNOWN, Deployment, Registration, redact
 from synth.graph import CLOUDS, ResourceGraph, cloud_of, mermaid, short_type
 from synth.plan import critical_path, estimate, minutes
 
-UNKNOWN_MARKER = "(known after deploy)"
 SCHEMA_VERSION = 1
 # The Kubernetes minor versions a REGULAR-channel GKE cluster may run while this is maintained:
 # manifests must validate against each (schemas ship with kubernetes-validate, offline).
@@ -38,7 +38,7 @@ def shown(value: Any) -> Any:
 
 def _unknowns(value: Any) -> Any:
     if value == UNKNOWN:
-        return UNKNOWN_MARKER
+        return KNOWN_AFTER_DEPLOY
     if isinstance(value, dict):
         return {k: _unknowns(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -77,7 +77,7 @@ def resources_document(deployment: Deployment, graph: ResourceGraph) -> dict[str
 
     return {
         "schemaVersion": SCHEMA_VERSION,
-        "markers": {"secret": "[secret]", "unknown": UNKNOWN_MARKER},
+        "markers": {"secret": "[secret]", "unknown": KNOWN_AFTER_DEPLOY},
         "resources": [entry(r) for r in sorted(deployment.registrations, key=lambda r: r.urn)],
         "crossCloudEdges": [
             {"from": e.source, "to": e.target, "value": e.label, "properties": list(e.properties)}
@@ -204,7 +204,7 @@ def summary_text(summary: Summary) -> str:
         f"{len(summary.validation.failures)} failed"
     )
     lines.extend(f"    FAILED {failure}" for failure in summary.validation.failures)
-    lines.append("  may run on ACI (held to the ACI rules, policy/aci_rules):")
+    lines.append("  may run on ACI (held to the ACI rules, core/aci_rules):")
     lines.extend(f"    {workload}" for workload in summary.aci)
     lines.extend(f"  note: {note}" for note in summary.notes)
     if summary.cost is not None:
@@ -247,14 +247,14 @@ def plan_markdown(graph: ResourceGraph, summary: Summary) -> str:
     return (
         f"# Synth plan: stack `{summary.stack}`\n\n"
         "Rendered offline under first-preview semantics: every value a cloud computes is "
-        f"`{UNKNOWN_MARKER}`, every secret is `[secret]`.\n\n"
+        f"`{KNOWN_AFTER_DEPLOY}`, every secret is `[secret]`.\n\n"
         "## Summary\n\n"
         f"| Cloud | Resources |\n| --- | --- |\n{clouds}\n\n"
         f"Components: {summary.components}.\n\n"
         f"Cross-cloud flows:\n\n{flows}\n\n"
         f"Kubernetes manifests: {checks.checked} schema checks against Kubernetes "
         f"{', '.join(KUBERNETES_VERSIONS)}, {len(checks.failures)} failed.\n\n"
-        "Workloads that may run on ACI, held to the ACI rules (`policy/aci_rules`), which the "
+        "Workloads that may run on ACI, held to the ACI rules (`core/aci_rules`), which the "
         "program applies to its own before it deploys anything:\n\n"
         + "".join(f"- {workload}\n" for workload in summary.aci)
         + "\n"

@@ -1,4 +1,4 @@
-"""The ACI rules (policy/aci_rules): each rule with a conforming and a violating pod spec.
+"""The ACI rules (core/aci_rules): each rule with a conforming and a violating pod spec.
 
 The rules and their sources are in docs/aci-rules.md and beside each check. Every
 case starts from one conforming pod on the virtual node and changes one thing.
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from policy.aci_rules import (
+from core.aci_rules import (
     QuantityError,
     aci_cpu_request,
     aci_memory_request,
@@ -22,7 +22,7 @@ from policy.aci_rules import (
     runs_on_virtual_node,
     virtual_node,
 )
-from policy.aci_rules.quantities import aci_cpu_limit, aci_memory_limit
+from core.aci_rules.quantities import aci_cpu_limit, aci_memory_limit
 
 NODE = virtual_node("aci-connector")
 TOLERATION = {"key": "virtual-kubelet.io/provider", "operator": "Exists", "effect": "NoSchedule"}
@@ -392,7 +392,7 @@ def test_each_rule_refuses_what_aci_refuses(case: str) -> None:
 
 def test_every_rule_is_exercised() -> None:
     """Each check of the package breaks on some case above and passes the conforming pod."""
-    from policy.aci_rules.checks import RULES, PodContext
+    from core.aci_rules.checks import RULES, PodContext
 
     def broken_by(pod: dict[str, Any]) -> set[str]:
         template = pod_template(pod)

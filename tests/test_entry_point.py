@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fake_cloud import LOAD_BALANCER_IP, UNKNOWN, Deployment, Registration, reveal, run_program
 
-from policy.aci_rules import runs_on_virtual_node, virtual_node
+from core.aci_rules import runs_on_virtual_node, virtual_node
 
 BURST = {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "6"}
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -9,8 +9,10 @@ must give the same verdict.
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -205,6 +207,28 @@ def test_the_packs_main_builds_the_policy_pack_from_the_policies_module(
     assert pack["name"] == "gke-aci-security"
     assert pack["enforcement_level"] == EnforcementLevel.MANDATORY
     assert [p.name for p in pack["policies"]] == [p.name for p in ALL_POLICIES]
+
+
+def test_the_pack_finds_the_projects_core_when_run_from_its_own_folder() -> None:
+    """As Pulumi runs it: a process in policy/, with nothing of the project on its path but what
+    __main__.py adds; only the gRPC server (PolicyPack) is replaced, by one that lists names."""
+    script = (
+        "import runpy, pulumi_policy\n"
+        "pulumi_policy.PolicyPack = lambda **pack: print(*(p.name for p in pack['policies']))\n"
+        "runpy.run_path('.', run_name='__main__')\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=POLICY_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == [p.name for p in ALL_POLICIES]
 
 
 def test_the_pack_runs_in_its_own_python_virtualenv_with_pinned_sdks() -> None:

@@ -20,7 +20,6 @@ import pulumi
 import pytest
 from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
 from loopback_http import running
-from pulumi.runtime.rpc import UNKNOWN
 
 from components.readiness_gate import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -33,6 +32,7 @@ from components.readiness_gate import (
     gate_id,
     wait_until_ready,
 )
+from pulumi_internals import UNKNOWN
 
 URL = "http://20.1.2.3:8080/healthz"
 REVISION = "pod-uid-1234"

@@ -23,8 +23,8 @@ from synth.graph import ResourceGraph, build_graph, dot, mermaid, write_svg
 from synth.out_folder import MARKER
 from synth.plan import CycleError, critical_path
 from synth.render import (
+    KNOWN_AFTER_DEPLOY,
     KUBERNETES_VERSIONS,
-    UNKNOWN_MARKER,
     kubernetes_manifests,
     resources_document,
     to_json,
@@ -78,10 +78,10 @@ def test_cloud_computed_values_are_shown_as_unknown(synth_dir: Path) -> None:
     document = yaml.safe_load((synth_dir / "resources.json").read_text())
     by_name = {(r["type"], r["name"]): r for r in document["resources"]}
     pool = by_name[(types.GKE_NODE_POOL, "gke-nodes")]
-    assert pool["inputs"]["cluster"] == UNKNOWN_MARKER
+    assert pool["inputs"]["cluster"] == KNOWN_AFTER_DEPLOY
     assert pool["inputs"]["nodeCount"] == 3
     registration = by_name[(types.PROVIDER_REGISTRATION, "container-instance")]
-    assert registration["inputs"]["subscription_id"] == UNKNOWN_MARKER
+    assert registration["inputs"]["subscription_id"] == KNOWN_AFTER_DEPLOY
     provider = by_name[(types.KUBERNETES_PROVIDER, "gke-kubernetes")]
     assert provider["inputs"]["kubeconfig"] == "[secret]"
 

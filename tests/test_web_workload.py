@@ -22,10 +22,11 @@ from fake_cloud import (
 )
 
 from components.aci_check import AciConformanceError, web_workload_object
-from components.app_contract import contract_for
-from components.kube_form import NOT_KNOWN_YET, api_form
+from components.kube_form import api_form
 from components.web_workload import placeholder_inputs
-from policy.aci_rules import aci_violations, runs_on_virtual_node, virtual_node
+from core.aci_rules import aci_violations, runs_on_virtual_node, virtual_node
+from core.aci_rules.values import KNOWN_AFTER_DEPLOY
+from core.app_contract import contract_for
 from settings import load_settings
 
 NODE = virtual_node("aci-connector")
@@ -90,7 +91,7 @@ def test_the_first_preview_of_each_mode_conforms_too() -> None:
 
 def _same_shape(checked: Any, sent: Any) -> bool:
     """What the program checked before deploying is what it sends, unknowns aside."""
-    if checked == NOT_KNOWN_YET:
+    if checked == KNOWN_AFTER_DEPLOY:
         return True
     if isinstance(checked, dict) and isinstance(sent, dict):
         return checked.keys() == sent.keys() and all(

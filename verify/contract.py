@@ -1,23 +1,28 @@
-"""What the stack promises, as verify checks it: the shared contracts in one place.
+"""What the stack promises, as verify checks it.
 
-The program defines these in ``components/`` (tests/test_verify_contract.py pins that both agree);
-verify keeps its own copy so that it runs without importing Pulumi, except the virtual node,
-which it reads from the dependency-free ACI rules the program and the policy pack share, and the
-node guard's marks, which it reads from the guard's own (standard-library) script.
+The app's names and labels and the virtual node come from the project's dependency-free core
+(``core/``), which the program reads too; the node guard's marks from the guard's own
+standard-library script. So verify runs without importing Pulumi and cannot drift from what the
+program deploys.
 """
 
 from __future__ import annotations
 
+from core.aci_rules import VIRTUAL_NODE_TAINT as _TAINT
+from core.aci_rules import virtual_node
+from core.app_contract import NAMESPACE, WEB_LABELS
+
+# Our app's header naming the pod and node that answered, and its page's title.
+from core.app_contract import PAGE_MARKER as PAGE_MARKER
+from core.app_contract import SERVED_BY_HEADER as SERVED_BY_HEADER
 from node_guard.node_guard import PROVIDER_ID_SCHEME
 from node_guard.node_guard import UNMANAGED_LABEL as _GUARD_LABEL
-from policy.aci_rules import VIRTUAL_NODE_TAINT as _TAINT
-from policy.aci_rules import virtual_node
 
 # The app's namespace, workload and the connector, for stacks deployed before the outputs
 # `appNamespace`, `appWorkload`, `connectorNamespace` and `connectorDeployment` existed: the
 # single `web` pod of the `aci` mode.
-DEFAULT_APP_NAMESPACE = "todo"
-DEFAULT_SELECTOR = {"app": "todoapp", "name": "web"}
+DEFAULT_APP_NAMESPACE = NAMESPACE
+DEFAULT_SELECTOR = WEB_LABELS
 DEFAULT_CONNECTOR_NAMESPACE = "aci-connector"
 DEFAULT_CONNECTOR_DEPLOYMENT = "aci-connector"
 
@@ -25,7 +30,7 @@ POD, DEPLOYMENT = "Pod", "Deployment"
 ACI, BURST = "aci", "burst"
 
 # How azure-aci v1.6.4 labels and taints the node it registers: the ACI rules' own model of it
-# (policy/aci_rules/placement.py, dependency-free, so verify still needs no Pulumi).
+# (core/aci_rules/placement.py, dependency-free, so verify still needs no Pulumi).
 VIRTUAL_NODE_TAINT = (_TAINT.key, _TAINT.value, _TAINT.effect)
 # The node guard beside the connector (node_guard/node_guard.py, standard library only): a
 # providerID outside gce:// makes GKE's cloud node-lifecycle controller skip the node instead of
@@ -36,10 +41,6 @@ UNMANAGED_LABEL = (_GUARD_LABEL, "true")
 NODE_DELETED_REASON = "DeletingNode"
 # GKE's add-on manager reverts edits to objects with this label.
 RECONCILED_LABEL = ("addonmanager.kubernetes.io/mode", "Reconcile")
-
-# Our app (app/todo): the header naming the pod and node that answered, and the page's title.
-SERVED_BY_HEADER = "X-Served-By"
-PAGE_MARKER = "<title>Todos</title>"
 
 
 def virtual_node_labels(node: str) -> dict[str, str]:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
+
+# How a value not known until deploy is written where a person or a rule reads it: synth's
+# renders, and the program's own check of a pod spec whose image or secrets are other resources'
+# outputs. The one spelling of "unknown" the project writes; the engine's own is Pulumi's.
+KNOWN_AFTER_DEPLOY: Final = "(known after deploy)"
 
 # Tells whether a value stands for one not known yet (another resource's output in a preview).
 IsUnknown = Callable[[object], bool]

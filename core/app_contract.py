@@ -18,9 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import parse_qsl, unquote, urlencode
 
-from settings import SEED_APP_IMAGE
+# The seed tutorial's image (janakiramm/todo), run with the seed's contract.
+SEED_APP_IMAGE: Final = "janakiramm/todo"
+
+# Where the app runs and how its pods are labelled: the program deploys it so, verify finds it so.
+NAMESPACE: Final = "todo"
+WEB: Final = "web"
+APP_LABELS: Final = {"app": "todoapp"}
+WEB_LABELS: Final = {**APP_LABELS, "name": WEB}
+# Our app (app/todo): the header naming the pod and node that answered, and its page's title. The
+# app keeps its own copy (its image is built from app/ alone); a test holds the two equal.
+SERVED_BY_HEADER: Final = "X-Served-By"
+PAGE_MARKER: Final = "<title>Todos</title>"
 
 PORT_VARIABLE = "PORT"
 # Where every supported app keeps its todos (our app's TodoStore; the seed's mongoose model Todo).

@@ -1,0 +1,39 @@
+"""Every Pulumi API this project uses that Pulumi does not publish, in one place.
+
+The program, synth and the tests need a few of the Python SDK's internals: the stack's
+configuration as a map (``pulumi.Config`` cannot list keys), the engine's wire values for
+unknowns and secrets, the entry points that run a program under the mock engine, and
+pulumi-kubernetes' table of field names. None of them is a documented API, so a new SDK release
+may move or change them: ``requirements.txt`` pins ``pulumi`` to the minor version they were
+read from (3.272), Dependabot proposes each bump, and ``make test`` exercises every name here.
+"""
+
+from __future__ import annotations
+
+from pulumi.runtime import rpc
+from pulumi.runtime.config import CONFIG, get_config_env
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import ROOT
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await as sync_await
+from pulumi_kubernetes._tables import SNAKE_TO_CAMEL_CASE_TABLE
+
+# What the engine sends for a value not known until deploy (a preview's unknowns), as the
+# dynamic providers' check and diff see it too.
+UNKNOWN: str = rpc.UNKNOWN
+# How the engine marks a secret on the wire: {SECRET_KEY: SECRET_SIG, "value": ...}.
+SECRET_KEY: str = rpc._special_sig_key  # pyright: ignore[reportPrivateUsage]
+SECRET_SIG: str = rpc._special_secret_sig  # pyright: ignore[reportPrivateUsage]
+
+__all__ = [
+    "CONFIG",
+    "ROOT",
+    "SECRET_KEY",
+    "SECRET_SIG",
+    "SNAKE_TO_CAMEL_CASE_TABLE",
+    "UNKNOWN",
+    "get_config_env",
+    "resource_pb2",
+    "run_in_stack",
+    "sync_await",
+]
