@@ -73,15 +73,15 @@ def test_there_are_workflows_to_check() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(TEXTS))
-def test_every_action_is_pinned_to_a_commit_with_its_release(name: str) -> None:
+def test_every_pin_names_its_release_for_the_linters_second_reading(name: str) -> None:
+    """zizmor requires the SHA pins; `make lint-workflows` reads each pin a second time as the
+    major version its `# vX.Y.Z` comment names, which actionlint knows the inputs of."""
     lines = uses_lines(TEXTS[name])
     # Every `uses:` the parsed workflow has was read from a line (none escapes in flow style).
     parsed = sorted(str(s["uses"]) for s in steps_of(WORKFLOWS[name]) if "uses" in s)
     assert sorted(u.value for u in lines) == parsed
     for used in lines:
-        where = f"{name}:{used.line}: {used.value}"
-        assert used.pinned, f"{where} is not pinned to a full commit SHA"
-        assert used.release, f"{where} has no `# vX.Y.Z` comment naming its release"
+        assert used.release, f"{name}:{used.line}: {used.value} names no `# vX.Y.Z` release"
 
 
 def test_an_action_has_one_pin_in_every_workflow() -> None:
@@ -108,13 +108,6 @@ def test_a_pin_without_sha_and_release_is_recognised(line: str, problem: str) ->
     (used,) = uses_lines(line)
     assert used.action == "actions/checkout"
     assert not (used.pinned and used.release), f"{problem} was taken for a pin with its release"
-
-
-def test_checkout_never_leaves_its_token_on_disk() -> None:
-    checkouts = [s for wf in WORKFLOWS.values() for s in steps_using(wf, "actions/checkout")]
-    assert len(checkouts) == len(WORKFLOWS), "one checkout a workflow"
-    for step in checkouts:
-        assert step.get("with", {}).get("persist-credentials") is False, step
 
 
 # --- token scopes ---------------------------------------------------------------------------
@@ -265,6 +258,10 @@ BREAKAGES: dict[str, tuple[tuple[str, str, str], str]] = {
     "pin of a node20 release": (
         ("workflows/preview.yml", _PULUMI_PIN, f"{_PULUMI.value} # v6.6.1"),
         'runtime "node20" is deprecated',
+    ),
+    "job without runs-on": (
+        ("workflows/test.yml", "    runs-on: ubuntu-latest\n", ""),
+        '"runs-on" section is missing',
     ),
     "input the action does not have": (
         ("workflows/preview.yml", "work-dir:", "workdir:"),
