@@ -8,7 +8,7 @@ group into the connector, the Cosmos DB connection string into the app.
 import pulumi
 from pulumi_azure_native import authorization
 
-from components.aci_check import require_aci_conformance
+from components.aci_check import aci_problems
 from components.aci_connector import (
     AciConnector,
     AciConnectorArgs,
@@ -33,14 +33,8 @@ from settings import ConnectorRole, load_settings
 
 # Validated before any resource exists: a bad value stops here with one message, and so does a
 # pod that ACI would refuse (docs/decisions/0007-aci-rules-shared-module.md).
-settings = load_settings()
+settings = load_settings(checks=[aci_problems])
 app_contract = contract_for(settings.app.image)
-require_aci_conformance(
-    settings.app,
-    app_contract,
-    settings.connector.virtual_node_name,
-    private_registry=settings.app.image is None,
-)
 azure_account = authorization.get_client_config_output()
 
 gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))

@@ -18,7 +18,7 @@ import functools
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -275,6 +275,9 @@ class ConfigError(pulumi.RunError):
 
 E = TypeVar("E", bound=StrEnum)
 ConfigLookup = Callable[[str], str | None]
+# A check of the settings as a whole: its problems, one line each, given the settings (a refused
+# value replaced by its default) and the keys already refused, which it should not report again.
+SettingsCheck = Callable[["Settings", frozenset[str]], list[str]]
 
 
 class _Reader:
@@ -284,6 +287,8 @@ class _Reader:
         self._lookup = lookup
         self._defaults = defaults
         self.problems: list[str] = []
+        # The keys whose value was refused (and replaced by its default meanwhile).
+        self.refused: set[str] = set()
 
     def raw(self, key: str) -> str | None:
         """The value set for ``key``, else the default Pulumi.yaml declares; None when blank."""
@@ -297,6 +302,7 @@ class _Reader:
         return self._defaults[key]
 
     def fail(self, key: str, value: object, allowed: str) -> None:
+        self.refused.add(key)
         self.problems.append(f"{key}: got {value!r}; allowed: {allowed}")
 
     def text(
@@ -323,18 +329,20 @@ class _Reader:
         if value is None:
             return ()
         blocks: list[str] = []
+        refused: list[str] = []
         for item in (part.strip() for part in value.split(",")):
             try:
                 blocks.append(str(ipaddress.IPv4Network(item, strict=True)))
             except ValueError:
-                self.fail(
-                    key,
-                    value,
-                    "comma-separated IPv4 CIDR blocks such as 203.0.113.0/24 (host bits zero), "
-                    "or unset for no restriction",
-                )
-                return ()
-        return tuple(blocks)
+                refused.append(item)
+        for item in refused:  # each bad entry by itself, not the whole list
+            self.fail(
+                key,
+                item,
+                "comma-separated IPv4 CIDR blocks such as 203.0.113.0/24 (host bits zero), "
+                "or unset for no restriction",
+            )
+        return () if refused else tuple(blocks)
 
     def quantity(self, key: str, allowed: str) -> str:
         """A positive Kubernetes quantity such as ``500m`` or ``1Gi``."""
@@ -456,6 +464,7 @@ def load_settings(
     lookup: ConfigLookup | None = None,
     keys: Iterable[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    checks: Sequence[SettingsCheck] = (),
 ) -> Settings:
     """Reads and validates the stack's configuration.
 
@@ -463,7 +472,8 @@ def load_settings(
     ``keys`` are every key the stack sets, checked against the settings ``Pulumi.yaml`` declares.
     By default both come from the running stack's configuration; with a ``lookup`` and no
     ``keys``, only the values are checked. ``environ`` (default: this process's environment) is
-    where pulumi-gcp finds credentials the stack does not set.
+    where pulumi-gcp finds credentials the stack does not set. ``checks`` judge the settings as a
+    whole (what ACI would refuse of the app's pods), so that every problem comes in one run.
     """
     if keys is None and lookup is None:
         keys = _stack_config_keys()
@@ -616,9 +626,14 @@ def load_settings(
             "unset unless appPlacement is aci and appReplicas is 1 (the single web pod)",
         )
 
+    settings = Settings(
+        gke=gke, cosmos=cosmos, connector=connector, credentials=credentials, app=app
+    )
+    for check in checks:
+        reader.problems.extend(check(settings, frozenset(reader.refused)))
     if reader.problems:
         raise ConfigError(reader.problems)
-    return Settings(gke=gke, cosmos=cosmos, connector=connector, credentials=credentials, app=app)
+    return settings
 
 
 def _gke_settings(

@@ -3,15 +3,14 @@
 Renders the pod spec the program will send (components/web_workload.py) with placeholders for
 the values other resources compute, in API form, and holds it to the ACI rules
 (``core/aci_rules``): a pod ACI would refuse minutes into ``pulumi up`` stops the program at
-once, naming the rule, the field, what was given, the fix and the setting that shaped it
-(docs/decisions/0007-aci-rules-shared-module.md).
+once, with any bad setting, naming the setting that shaped it, what was given, the rule and the
+fix (docs/decisions/0007-aci-rules-shared-module.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-
-import pulumi
 
 from components.kube_form import api_form, is_not_known_yet
 from components.web_workload import (
@@ -22,8 +21,8 @@ from components.web_workload import (
     web_pod_spec,
 )
 from core.aci_rules import DNS_LABEL_ANNOTATION, Violation, aci_violations, virtual_node
-from core.app_contract import NAMESPACE, WEB, WEB_LABELS, AppContract
-from settings import PROJECT, AppSettings
+from core.app_contract import NAMESPACE, WEB, WEB_LABELS, AppContract, contract_for
+from settings import PROJECT, AppSettings, Settings
 
 # Which settings shape the fields a violation can name (the first match counts).
 _SETTINGS_OF_FIELD = {
@@ -35,25 +34,58 @@ _SETTINGS_OF_FIELD = {
     "ports": ("appPort",),
     DNS_LABEL_ANNOTATION: ("aciDnsLabel",),
 }
+# How each of those settings reads back from the app's settings, as the stack file wrote it.
+_VALUE_OF_SETTING: dict[str, Callable[[AppSettings], object]] = {
+    "appCpu": lambda app: app.cpu,
+    "appMemory": lambda app: app.memory,
+    "appPort": lambda app: app.port,
+    "aciDnsLabel": lambda app: app.dns_label,
+}
 
 
-class AciConformanceError(pulumi.RunError):
-    """A pod bound for the virtual node breaks the ACI rules; Pulumi prints this without a trace."""
+def aci_problems(settings: Settings, refused: frozenset[str]) -> list[str]:
+    """What ACI would refuse of the app's pods, one line per setting behind it.
 
-    def __init__(self, workload: str, node: str, violations: list[Violation]) -> None:
-        self.violations = violations
-        lines = "\n".join(f"  - {v}{_setting_hint(v)}" for v in violations)
-        super().__init__(
-            f"{workload} may run on the virtual node {node!r}, where ACI would refuse it "
-            f"(rules: core/aci_rules):\n{lines}"
+    A check for ``load_settings``: a pod ACI would refuse minutes into ``pulumi up`` stops the
+    program before any resource, in the same message as any bad setting. Rules broken through one
+    setting (a CPU of 1.005 breaks the 10m steps in requests and limits, and the limit rule) are
+    one line; a setting already refused is not judged again on its stand-in default.
+    """
+    app = settings.app
+    node = settings.connector.virtual_node_name
+    contract = contract_for(app.image)
+    inputs = placeholder_inputs(node, private_registry=app.image is None)
+    workload = web_workload_object(app, contract, inputs)
+    violations = aci_violations(workload, [virtual_node(node)], is_not_known_yet)
+    where = f"{workload['kind']} {NAMESPACE}/{WEB} on the virtual node {node!r}"
+    by_settings: dict[tuple[str, ...], dict[str, str]] = {}
+    for violation in violations:
+        reasons = by_settings.setdefault(_settings_of(violation), {})
+        reasons.setdefault(violation.rule, f"{violation.rule}: {violation.fix}")
+    problems = []
+    for shaped_by, reasons in by_settings.items():
+        names = tuple(name for name in shaped_by if f"{PROJECT}:{name}" not in refused)
+        if shaped_by and not names:
+            continue
+        problems.append(
+            f"{_given(names, app)}; ACI would refuse the {where}: " + "; ".join(reasons.values())
         )
+    return problems
 
 
-def _setting_hint(violation: Violation) -> str:
-    for field, keys in _SETTINGS_OF_FIELD.items():
+def _settings_of(violation: Violation) -> tuple[str, ...]:
+    for field, names in _SETTINGS_OF_FIELD.items():
         if field in violation.field:
-            return " [set by " + " and ".join(f"{PROJECT}:{key}" for key in keys) + "]"
-    return ""
+            return names
+    return ()
+
+
+def _given(names: tuple[str, ...], app: AppSettings) -> str:
+    if not names:
+        return "the app's pod spec"
+    keys = " and ".join(f"{PROJECT}:{name}" for name in names)
+    values = " and ".join(repr(_VALUE_OF_SETTING[name](app)) for name in names)
+    return f"{keys}: got {values}"
 
 
 def web_workload_object(
@@ -74,15 +106,3 @@ def web_workload_object(
         "metadata": metadata,
         "spec": api_form(web_deployment_spec(app, contract, inputs)),
     }
-
-
-def require_aci_conformance(
-    app: AppSettings, contract: AppContract, virtual_node_name: str, *, private_registry: bool
-) -> None:
-    """Stops the program (AciConformanceError) when the app's pods break an ACI rule."""
-    inputs = placeholder_inputs(virtual_node_name, private_registry=private_registry)
-    workload = web_workload_object(app, contract, inputs)
-    violations = aci_violations(workload, [virtual_node(virtual_node_name)], is_not_known_yet)
-    if violations:
-        name = f"{workload['kind']} {NAMESPACE}/{WEB}"
-        raise AciConformanceError(name, virtual_node_name, violations)

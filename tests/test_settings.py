@@ -258,6 +258,15 @@ def _declared() -> dict[str, dict[str, object]]:
     return project["config"]
 
 
+def test_each_bad_cidr_is_named_by_itself_not_the_whole_list() -> None:
+    given = "10.0.0.0/8,1.2.3.4/33,198.51.100.0/24,nope"
+    found = problems(**{"gke-aci:authorizedNetworks": given})
+    assert [p.split(";")[0] for p in found] == [
+        "gke-aci:authorizedNetworks: got '1.2.3.4/33'",
+        "gke-aci:authorizedNetworks: got 'nope'",
+    ]
+
+
 def test_every_setting_is_declared_with_type_default_and_description() -> None:
     declared = _declared()
     for key, declaration in declared.items():

@@ -21,13 +21,13 @@ from fake_cloud import (
     run_program,
 )
 
-from components.aci_check import AciConformanceError, web_workload_object
+from components.aci_check import web_workload_object
 from components.kube_form import api_form
 from components.web_workload import placeholder_inputs
 from core.aci_rules import aci_violations, runs_on_virtual_node, virtual_node
 from core.aci_rules.values import KNOWN_AFTER_DEPLOY
 from core.app_contract import contract_for
-from settings import load_settings
+from settings import ConfigError, load_settings
 
 NODE = virtual_node("aci-connector")
 POD = "kubernetes:core/v1:Pod"
@@ -138,11 +138,15 @@ def test_api_form_translates_field_names_as_pulumi_kubernetes_does() -> None:
     ("config", "rule", "setting"),
     [
         ({"gke-aci:appCpu": "1125m"}, "R7 CPU in steps of 10m", "gke-aci:appCpu"),
-        ({"gke-aci:appMemory": "512Mi"}, "R10 group at least 1 CPU and 1 GB", "gke-aci:appCpu"),
+        (
+            {"gke-aci:appMemory": "512Mi"},
+            "R10 group at least 1 CPU and 1 GB",
+            "gke-aci:appCpu and gke-aci:appMemory",
+        ),
         (
             {"gke-aci:appPlacement": "burst", "gke-aci:appCpu": "32"},
             "R10 group at most 31 CPU and 240 GB",
-            "gke-aci:appCpu",
+            "gke-aci:appCpu and gke-aci:appMemory",
         ),
     ],
 )
@@ -150,13 +154,34 @@ def test_a_pod_aci_would_refuse_stops_the_program_before_any_resource(
     config: dict[str, str], rule: str, setting: str
 ) -> None:
     stack = attempt_program(config)
-    assert isinstance(stack.error, AciConformanceError)
+    assert isinstance(stack.error, ConfigError)
     assert stack.registrations == []
-    message = str(stack.error)
-    assert "may run on the virtual node 'aci-connector', where ACI would refuse it" in message
-    assert rule in message
-    assert "fix: " in message
-    assert f"[set by {setting}" in message
+    [problem] = stack.error.problems
+    assert problem.startswith(f"{setting}: got ")
+    assert "ACI would refuse the " in problem
+    assert "on the virtual node 'aci-connector'" in problem
+    assert rule in problem
+
+
+def test_one_mistake_is_one_line_though_it_breaks_several_rules() -> None:
+    """1.005 breaks the 10m steps in requests and limits, and the limit rule: one setting."""
+    stack = attempt_program({"gke-aci:appCpu": "1.005"})
+    assert isinstance(stack.error, ConfigError)
+    [problem] = stack.error.problems
+    assert problem.startswith("gke-aci:appCpu: got '1.005'; ACI would refuse the Pod todo/web")
+    assert problem.count("R7 CPU in steps of 10m") == 1
+    assert "R5 limit not above the group's request" in problem
+
+
+def test_a_bad_setting_and_a_pod_aci_would_refuse_come_in_one_run() -> None:
+    stack = attempt_program({"gke-aci:appCpu": "0.5", "gke-aci:appMemory": "1Gb"})
+    assert isinstance(stack.error, ConfigError)
+    assert stack.registrations == []
+    memory, cpu = stack.error.problems
+    assert memory.startswith("gke-aci:appMemory: got '1Gb'; allowed: ")
+    # The refused memory is not blamed again for the group being too small; the CPU is.
+    assert cpu.startswith("gke-aci:appCpu: got '0.5'; ACI would refuse the Pod todo/web")
+    assert "R10 group at least 1 CPU and 1 GB" in cpu
 
 
 # --- Placement and tolerations in each mode -----------------------------------------------------
