@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.util
 import ipaddress
 import os
 import re
@@ -440,24 +441,60 @@ DEFAULT_NODE_GUARD_IMAGE: Final = declared_default("nodeGuardImage")
 
 
 def unknown_settings(keys: Iterable[str], declared: Iterable[str]) -> list[str]:
-    """One problem for each key in the project's namespace that is not declared.
+    """One problem for each key in the project's namespace that is not declared, and for each key
+    of a provider the program configures (``gcp:``, ``azure-native:``) that the provider does not
+    read (``gcp:zonee`` would otherwise leave the zone at its default without a word).
 
-    Keys of other namespaces (``gcp:``, ``azure-native:``, ...) belong to their providers and are
-    left alone. Each problem names the declared setting the key most resembles: the same name in
-    another case first, else the closest spelling.
+    Keys of other namespaces are left alone. Each problem names the key it most resembles: the
+    same name in another case first, else the closest spelling.
     """
-    names = set(declared)
-    by_lower = {name.lower(): name for name in names}
     problems: list[str] = []
     for full_key in sorted(set(keys)):
         namespace, separator, name = full_key.partition(":")
-        if namespace != PROJECT or not separator or name in names:
+        if not separator:
             continue
-        close = difflib.get_close_matches(name.lower(), sorted(by_lower), n=1, cutoff=0.6)
-        match = by_lower.get(name.lower()) or (by_lower[close[0]] if close else None)
-        hint = f"did you mean {match}?" if match else "see the settings declared in Pulumi.yaml"
-        problems.append(f"{full_key}: not a setting of this project; {hint}")
+        if namespace == PROJECT:
+            known, what = frozenset(declared), "a setting of this project"
+            elsewhere = "see the settings declared in Pulumi.yaml"
+        elif namespace in PROVIDER_PACKAGES:
+            known, what = provider_config_keys(namespace), f"a setting of the {namespace} provider"
+            elsewhere = f"see the {namespace} provider's configuration reference"
+        else:
+            continue
+        if name in known:
+            continue
+        match = _closest(name, known)
+        hint = f"did you mean {namespace}:{match}?" if match else elsewhere
+        if namespace == PROJECT and match:
+            hint = f"did you mean {match}?"
+        problems.append(f"{full_key}: not {what}; {hint}")
     return problems
+
+
+def _closest(name: str, known: Iterable[str]) -> str | None:
+    by_lower = {key.lower(): key for key in known}
+    close = difflib.get_close_matches(name.lower(), sorted(by_lower), n=1, cutoff=0.6)
+    return by_lower.get(name.lower()) or (by_lower[close[0]] if close else None)
+
+
+# The providers whose configuration the program reads, by namespace: their SDK's package.
+PROVIDER_PACKAGES: Final = {"gcp": "pulumi_gcp", "azure-native": "pulumi_azure_native"}
+# How a provider SDK's config module reads each of its keys: ``__config__.get('zone')``.
+_CONFIG_READ = re.compile(r"__config__\.get(?:_[a-z]+)?\('([A-Za-z0-9_]+)'\)")
+
+
+@functools.cache
+def provider_config_keys(namespace: str) -> frozenset[str]:
+    """The configuration keys a provider reads, from its installed SDK's ``config/vars.py``.
+
+    Pulumi's code generator writes one ``__config__.get('<key>')`` per key of the provider's
+    schema there; the file is read as text so that no provider module is imported for it.
+    """
+    spec = importlib.util.find_spec(PROVIDER_PACKAGES[namespace])
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"{PROVIDER_PACKAGES[namespace]} is not installed")
+    source = (Path(spec.origin).parent / "config" / "vars.py").read_text()
+    return frozenset(_CONFIG_READ.findall(source))
 
 
 def load_settings(

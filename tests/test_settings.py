@@ -21,6 +21,7 @@ from settings import (
     Settings,
     declared_settings,
     load_settings,
+    provider_config_keys,
     unknown_settings,
 )
 
@@ -382,6 +383,15 @@ def test_an_unknown_setting_like_no_other_points_to_pulumi_yaml() -> None:
 def test_keys_of_other_namespaces_are_left_alone() -> None:
     keys = ["gcp:project", "gcp:region", "azure-native:location", "kubernetes:context", "x:y"]
     assert unknown_settings(keys, declared_settings()) == []
+
+
+def test_provider_keys_are_checked_against_what_the_provider_reads() -> None:
+    assert {"project", "zone", "region", "credentials"} <= provider_config_keys("gcp")
+    assert {"location", "subscriptionId", "useOidc"} <= provider_config_keys("azure-native")
+    keys = ["gcp:region", "azure-native:subscriptionId", "kubernetes:anything", "gcp:zonee"]
+    assert unknown_settings(keys, declared_settings()) == [
+        "gcp:zonee: not a setting of the gcp provider; did you mean gcp:zone?"
+    ]
 
 
 def test_unknown_settings_and_bad_values_are_reported_together() -> None:

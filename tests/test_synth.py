@@ -323,11 +323,20 @@ def test_a_failing_program_exits_non_zero_with_its_error_and_writes_nothing(
 def test_a_misspelt_setting_in_the_stack_file_fails_synth_with_a_suggestion(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = project_copy(tmp_path, {"gke-aci:nodecount": 5, "gcp:zone": "us-west1-a"})
+    project = project_copy(
+        tmp_path,
+        {"gke-aci:nodecount": 5, "gcp:zonee": "us-east1-b", "azure-native:locaton": "eastus"},
+    )
     status = main(["--stack", "bad", "--out", str(tmp_path / "out"), "--project-dir", str(project)])
     assert status == 1
     error = capsys.readouterr().err
     assert "gke-aci:nodecount: not a setting of this project; did you mean nodeCount?" in error
+    # A provider's key misspelt would leave its default in place without a word.
+    assert "gcp:zonee: not a setting of the gcp provider; did you mean gcp:zone?" in error
+    assert (
+        "azure-native:locaton: not a setting of the azure-native provider; "
+        "did you mean azure-native:location?"
+    ) in error
     assert not (tmp_path / "out").exists()
 
 
