@@ -19,16 +19,18 @@ service account's ``token`` and ``ca.crt`` (in ``NODE_GUARD_SERVICE_ACCOUNT_DIR`
 where Kubernetes mounts them). Other settings: ``NODE_NAME`` (required),
 ``NODE_GUARD_INTERVAL_SECONDS`` (10), ``NODE_GUARD_MAX_BACKOFF_SECONDS`` (60) and
 ``NODE_GUARD_HEALTH_PORT`` (8081; 0 picks a free port). ``GET /healthz`` answers 200 while the
-loop runs; ``GET /readyz`` answers 200 while the node carries a providerID and the label.
+loop runs; ``GET /readyz`` answers 200 while the node carries our providerID and the label.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import json
 import logging
 import os
+import select
 import signal
 import ssl
 import sys
@@ -212,6 +214,8 @@ class Guard:
         self._uid: str | None = None
         self._waiting = False
         self._foreign: str | None = None
+        # Whether this node's state was logged already: each change is logged once.
+        self._settled = False
 
     def run_once(self) -> None:
         name = self._config.node_name
@@ -222,22 +226,32 @@ class Guard:
         self._observe(node)
         patch = needed_patch(node, self._config.provider_id)
         if patch is None:
-            if not self.guarded.is_set():
+            if not self._settled:
                 log.info("node %s needs nothing: %s", name, self._state(node))
-                self.guarded.set()
+                self._settled = True
+            self._mark_guarded(node)
             return
         self.guarded.clear()
+        self._settled = True
         patched = self._api.patch(patch)
         if patched is None:
             self._absent()
             return
         log.info("patched node %s: %s", name, _summary(patch))
         self._observe(patched)
-        if needed_patch(patched, self._config.provider_id) is None:
+        self._mark_guarded(patched)
+
+    def _mark_guarded(self, node: Node) -> None:
+        """Ready only with our providerID and the label: another providerID may be ``gce://``."""
+        ours = (node.get("spec") or {}).get("providerID") == self._config.provider_id
+        if ours and needed_patch(node, self._config.provider_id) is None:
             self.guarded.set()
+        else:
+            self.guarded.clear()
 
     def _absent(self) -> None:
         self.guarded.clear()
+        self._settled = False
         if not self._waiting:
             name = self._config.node_name
             log.info("node %s does not exist; waiting for the connector to register it", name)
@@ -251,6 +265,7 @@ class Guard:
                 log.info("node %s was re-created (uid %s, before %s)", name, uid, self._uid)
             self._uid = uid
             self._foreign = None
+            self._settled = False
         self._waiting = False
         current = (node.get("spec") or {}).get("providerID", "")
         if current and current != self._config.provider_id and current != self._foreign:
@@ -268,7 +283,41 @@ class Guard:
         return f"providerID {current}, label {UNMANAGED_LABEL}=true"
 
 
-def run(guard: Guard, config: Config, stop: threading.Event) -> None:
+class Stop:
+    """A stop request that a signal handler may make.
+
+    The handler only writes a byte to a pipe: it takes no lock. ``threading.Event.set`` would
+    take the lock that the main thread may be holding inside ``Event.wait`` when the signal
+    arrives, and the process would hang until the kubelet kills it.
+    """
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def request(self, *_: object) -> None:
+        # A full pipe holds earlier requests: stopping already.
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._write, b"\0")
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a stop was requested, waiting up to ``timeout`` seconds for one."""
+        readable, _, _ = select.select([self._read], [], [], timeout)
+        return bool(readable)
+
+    def is_set(self) -> bool:
+        return self.wait(0)
+
+
+def backoff(config: Config, failures: int) -> float:
+    """The interval, doubled per failure in a row, up to the bound, for any number of them.
+
+    The exponent is capped: ``interval * 2**1024`` is no float, and would raise.
+    """
+    return min(config.max_backoff, config.interval * 2.0 ** min(failures, 64))
+
+
+def run(guard: Guard, config: Config, stop: Stop) -> None:
     """Passes every interval; after a failure, waits twice as long each time, up to a bound."""
     failures = 0
     problem = ""
@@ -281,7 +330,7 @@ def run(guard: Guard, config: Config, stop: threading.Event) -> None:
             failures += 1
             problem = str(error) if isinstance(error, ApiError) else repr(error)
         guard.last_pass = time.monotonic()
-        delay = min(config.max_backoff, config.interval * 2**failures)
+        delay = backoff(config, failures)
         if failures:
             log.error("%s; retrying in %gs", problem, delay)
         stop.wait(delay)
@@ -323,11 +372,11 @@ def main() -> int:
     except ValueError as error:
         log.error("cannot start: %s", error)
         return 2
-    stop = threading.Event()
+    stop = Stop()
     # As PID 1 a process gets no default signal handling: without these, SIGTERM is ignored and
-    # the pod (and the connector's Recreate rollout) waits out the grace period.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # the pod waits out its grace period.
+    signal.signal(signal.SIGTERM, stop.request)
+    signal.signal(signal.SIGINT, stop.request)
     guard = Guard(config, NodeApi(config))
     server = serve_health(guard, config)
     log.info(

@@ -14,7 +14,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from fake_kubernetes_api import FakeKubernetesApi, virtual_node
+from guard_python import GUARD_PYTHON, IMAGE_PYTHON, minor_version
 from loopback_http import Authority
 
 from components.node_guard import PYTHON_FLAGS, SCRIPT
@@ -49,10 +49,10 @@ def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> None:
 class Guard:
     """The script in a subprocess, its log lines, and its health endpoints."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], command: list[str]) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, *PYTHON_FLAGS, str(SCRIPT)],
+            command,
             env={"PATH": os.environ.get("PATH", ""), **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -87,10 +87,15 @@ class Guard:
             return error.code
 
     def stop(self) -> int:
-        """SIGTERM, as the kubelet sends it; the exit status."""
+        """SIGTERM, as the kubelet sends it; the exit status. One that hangs is killed."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=10)
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"still running 5 s after SIGTERM: {self.lines[-3:]}") from None
 
 
 @pytest.fixture
@@ -119,7 +124,7 @@ def api(authority: Authority) -> Iterator[FakeKubernetesApi]:
 def start(api: FakeKubernetesApi, service_account: Path) -> Iterator[Callable[..., Guard]]:
     started: list[Guard] = []
 
-    def launch(**overrides: str) -> Guard:
+    def launch(*, command: list[str] | None = None, **overrides: str) -> Guard:
         env = {
             "NODE_NAME": NAME,
             "KUBERNETES_SERVICE_HOST": "127.0.0.1",
@@ -130,15 +135,32 @@ def start(api: FakeKubernetesApi, service_account: Path) -> Iterator[Callable[..
             "NODE_GUARD_HEALTH_PORT": "0",
             **overrides,
         }
-        guard = Guard(env)
+        guard = Guard(env, command or [GUARD_PYTHON, *PYTHON_FLAGS, str(SCRIPT)])
         started.append(guard)
         return guard
 
     yield launch
-    for guard in started:
-        # Every running guard ends the way a pod's does, and must end cleanly.
-        if guard.process.poll() is None:
-            assert guard.stop() == 0, guard.lines
+    # Every running guard ends the way a pod's does, and must end cleanly.
+    problems = []
+    for guard in [guard for guard in started if guard.process.poll() is None]:
+        try:
+            code = guard.stop()
+        except AssertionError as error:
+            problems.append(str(error))
+            continue
+        if code != 0:
+            problems.append(f"exit status {code}: {guard.lines[-3:]}")
+    assert problems == []
+
+
+def test_these_tests_run_the_script_on_the_python_of_its_image() -> None:
+    running = minor_version(GUARD_PYTHON)
+    if running != IMAGE_PYTHON and not os.environ.get("CI"):
+        pytest.skip(
+            f"python{IMAGE_PYTHON} (nodeGuardImage's) is not installed here, so the guard ran on "
+            f"{running}; set NODE_GUARD_PYTHON to one, as CI does"
+        )
+    assert running == IMAGE_PYTHON
 
 
 def test_a_node_registered_later_gets_the_provider_id_and_the_label(
@@ -227,11 +249,13 @@ def test_a_foreign_provider_id_is_reported_not_fought_and_the_label_still_set(
     foreign = "gce://some-project/us-west1-a/some-vm"
     api.put_node(virtual_node(NAME, "uid-1", foreign))
     guard = start()
-    wait_until(lambda: guard.probe("/readyz") == 200)
+    wait_until(lambda: api.patches() != [])
     wait_until(lambda: api.count("GET") >= 5)
     [patch] = api.patches()
     assert patch.body == LABEL_ONLY
     assert api.node(NAME)["spec"]["providerID"] == foreign
+    # Not ready: the node is exactly as unprotected as the other value makes it.
+    assert guard.probe("/readyz") == 503
     [warning] = guard.logged("WARNING")
     assert f"node {NAME} has providerID {foreign}, not {OURS}" in warning
     assert "left as it is" in warning
@@ -289,6 +313,24 @@ def test_an_api_server_that_keeps_failing_is_polled_slowly_and_never_crashes(
     assert guard.probe("/readyz") == 503
 
 
+def test_more_failures_in_a_row_than_a_float_can_double_never_crash_it(
+    start: Callable[..., Guard],
+) -> None:
+    """2**1024 times the interval is no float: the wait must stay at its bound however long the
+    API server is gone (here 1,100 refused connections, a millisecond apart)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    guard = start(
+        KUBERNETES_SERVICE_PORT=str(port),
+        NODE_GUARD_INTERVAL_SECONDS="0.001",
+        NODE_GUARD_MAX_BACKOFF_SECONDS="0.001",
+    )
+    wait_until(lambda: len(guard.logged("cannot reach")) >= 1100 or guard.process.poll(), 60)
+    assert guard.process.poll() is None, guard.lines[-5:]
+    assert guard.probe("/healthz") == 200
+
+
 def test_an_unreachable_api_server_is_retried(start: Callable[..., Guard]) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -335,6 +377,37 @@ def test_sigterm_stops_it_at_once_even_during_a_long_wait(
     began = time.monotonic()
     assert guard.stop() == 0
     # The connector's Recreate rollout waits for this pod: it must not sit out a grace period.
+    assert time.monotonic() - began < 3
+    assert guard.lines[-1].endswith("stopped")
+
+
+# Runs the shipped script with SIGTERM delivered the moment the main thread enters a timed wait
+# of the threading module (holding the wait's lock), the few bytecodes where a handler that takes
+# that lock again deadlocks. Timing alone lands there too rarely to test.
+SIGNAL_IN_A_WAIT = """
+import os, runpy, signal, sys, threading
+script = sys.argv[1]
+original = threading.Condition.wait
+def wait(self, timeout=None):
+    if timeout is not None and threading.current_thread() is threading.main_thread():
+        threading.Condition.wait = original
+        os.kill(os.getpid(), signal.SIGTERM)
+    return original(self, timeout)
+threading.Condition.wait = wait
+sys.argv = [script]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def test_sigterm_in_the_middle_of_a_wait_stops_it_at_once(
+    api: FakeKubernetesApi, start: Callable[..., Guard]
+) -> None:
+    api.put_node(virtual_node(NAME, "uid-1", OURS, {LABEL: "true"}))
+    guard = start(command=[GUARD_PYTHON, *PYTHON_FLAGS, "-c", SIGNAL_IN_A_WAIT, str(SCRIPT)])
+    guard.wait_for_log("needs nothing")
+    began = time.monotonic()
+    # The signal above may have stopped it already; if not, the kubelet's own SIGTERM must.
+    assert guard.stop() == 0, guard.lines
     assert time.monotonic() - began < 3
     assert guard.lines[-1].endswith("stopped")
 
