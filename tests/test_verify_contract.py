@@ -12,6 +12,7 @@ import mongomock
 import pytest
 from fake_cloud import reveal, run_program
 
+from components.node_guard import NAME as NODE_GUARD_DEPLOYMENT
 from components.web_workload import NAMESPACE, WEB_LABELS
 from policy.aci_rules import VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
 from verify import contract
@@ -34,6 +35,7 @@ def test_the_virtual_node_contract_matches_the_program() -> None:
     assert contract.virtual_node_labels("vk")["kubernetes.io/hostname"] == "vk"
     assert contract.DEFAULT_APP_NAMESPACE == NAMESPACE
     assert contract.DEFAULT_SELECTOR == WEB_LABELS
+    assert contract.NODE_GUARD_DEPLOYMENT == NODE_GUARD_DEPLOYMENT
 
 
 def test_the_app_contract_matches_our_app() -> None:
