@@ -50,8 +50,8 @@ class FakeKubernetesApi:
     # Called (outside the lock) after a patch of a Deployment's template, with its key.
     on_restart: Callable[[str], None] | None = None
     requests: list[Request] = field(default_factory=list)
-    # (method, status, message): the next request with that method gets that answer instead.
-    failures: list[tuple[str, int, str]] = field(default_factory=list)
+    # (method, status, message, details): the next request with that method gets that answer.
+    failures: list[tuple[str, int, str, dict[str, str] | None]] = field(default_factory=list)
     # (method, change): the change runs just before the next request with that method is answered.
     changes: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,10 +75,18 @@ class FakeKubernetesApi:
             self.port = port
             yield self
 
-    def fail(self, method: str, status: int, message: str, times: int = 1) -> None:
-        """Answers the next ``times`` requests with ``method`` with an error ``Status``."""
+    def fail(
+        self,
+        method: str,
+        status: int,
+        message: str,
+        times: int = 1,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        """Answers the next ``times`` requests with ``method`` with an error ``Status`` (with
+        reason NotFound and these ``details`` when given)."""
         with self.lock:
-            self.failures.extend([(method, status, message)] * times)
+            self.failures.extend([(method, status, message, details)] * times)
 
     def before(self, method: str, change: Callable[[], None]) -> None:
         """Runs ``change`` just before the next request with ``method`` is answered."""
@@ -148,7 +156,7 @@ class FakeKubernetesApi:
         for failure in self.failures:
             if failure[0] == request.method:
                 self.failures.remove(failure)
-                return _status(failure[1], failure[2])
+                return _status(failure[1], failure[2], failure[3])
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _status(401, "Unauthorized")
         if "/deployments/" in request.path and request.method == "PATCH":

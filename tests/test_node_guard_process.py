@@ -400,18 +400,24 @@ def test_a_node_absent_for_less_than_the_wait_restarts_nothing(
 
 
 @pytest.mark.parametrize(
-    ("status", "message"),
+    ("status", "message", "details"),
     [
-        (404, "the server could not find the requested resource"),
-        (500, "etcdserver: request timed out"),
-        (403, "forbidden"),
+        # What the API server answers for a path it does not serve: NotFound, naming nothing.
+        (404, "the server could not find the requested resource", {}),
+        (404, 'nodes "other" not found', {"kind": "nodes", "name": "other"}),
+        (500, "etcdserver: request timed out", None),
+        (403, "forbidden", None),
     ],
-    ids=["404 naming no node", "500", "403"],
+    ids=["404 naming no node", "404 naming another node", "500", "403"],
 )
 def test_errors_are_never_taken_for_a_missing_node(
-    api: FakeKubernetesApi, start: Callable[..., Guard], status: int, message: str
+    api: FakeKubernetesApi,
+    start: Callable[..., Guard],
+    status: int,
+    message: str,
+    details: dict[str, str] | None,
 ) -> None:
-    api.fail("GET", status, message, times=1000)
+    api.fail("GET", status, message, times=1000, details=details)
     guard = start(NODE_GUARD_RESTART_AFTER_SECONDS="0.2", NODE_GUARD_MAX_BACKOFF_SECONDS="0.1")
     wait_until(lambda: api.count("GET") >= 12)
     assert api.restarts() == []
