@@ -27,7 +27,7 @@ Grant = tuple[str, str, tuple[str, ...]]
 # itself (hack/skaffold/virtual-kubelet/base.yml), which the azure-aci v1.6.4 provider runs on:
 # informers on pods, secrets, config maps and services (node/nodeutil/controller.go); pod
 # deletes and status updates (node/pod.go); node create, get and status patch (node/node.go);
-# events from its recorder (node/nodeutil/controller.go). See shared notes virtual-kubelet-aci.md.
+# events from its recorder (node/nodeutil/controller.go).
 CLUSTER_GRANTS: dict[Grant, set[str]] = {
     ("", "configmaps", ()): {"get", "list", "watch"},
     ("", "secrets", ()): {"get", "list", "watch"},
@@ -229,7 +229,7 @@ def quantity(text: str) -> float:
 def test_the_connector_runs_upstreams_binary_and_fits_a_node(stack: Deployment) -> None:
     [connector] = [c for c in connector_pod_spec(stack)["containers"]
                    if c["name"] == "virtual-kubelet"]  # fmt: skip
-    # The binary in upstream's image (shared notes virtual-kubelet-aci.md).
+    # The binary in upstream's image (azure-aci docker/virtual-kubelet/Dockerfile).
     assert connector["command"] == ["/usr/bin/virtual-kubelet"]
     # Named by tag (a setting): a tag moved upstream is pulled again.
     assert connector["imagePullPolicy"] == "Always"
