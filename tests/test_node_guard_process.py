@@ -598,3 +598,19 @@ def test_it_refuses_to_start_without_its_node_name(start: Callable[..., Guard]) 
     assert guard.process.wait(timeout=10) == 2
     wait_until(lambda: guard.logged("cannot start"))
     assert guard.logged("cannot start: NODE_NAME must be set")
+
+
+def test_it_refuses_to_start_without_the_connector_it_restarts(
+    start: Callable[..., Guard],
+) -> None:
+    guard = start(CONNECTOR_NAMESPACE="", CONNECTOR_DEPLOYMENT="")
+    assert guard.process.wait(timeout=10) == 2
+    wait_until(lambda: guard.logged("cannot start"))
+    assert guard.logged("cannot start: CONNECTOR_NAMESPACE and CONNECTOR_DEPLOYMENT must be set")
+
+
+def test_it_refuses_a_restart_wait_that_is_not_positive(start: Callable[..., Guard]) -> None:
+    guard = start(NODE_GUARD_RESTART_AFTER_SECONDS="0")
+    assert guard.process.wait(timeout=10) == 2
+    wait_until(lambda: guard.logged("cannot start"))
+    assert guard.logged("cannot start: need 0 < NODE_GUARD_RESTART_AFTER_SECONDS")
