@@ -223,7 +223,7 @@ class ConnectorSettings:
     aci_region: str
     role: ConnectorRole
     quota: AciQuota
-    # The image the node guard runs in, beside the connector (components/node_guard.py).
+    # The image the node guard runs in, its own Deployment (components/node_guard.py).
     node_guard_image: str
 
 

@@ -148,21 +148,6 @@ class AciConnector(pulumi.ComponentResource):
             subjects=[subject],
             opts=k8s_opts,
         )
-        # Keeps GKE from deleting the virtual node: docs/decisions/0010-node-guard.md.
-        node_guard = NodeGuard(
-            f"{name}-node-guard",
-            NodeGuardArgs(
-                node_name=settings.virtual_node_name,
-                image=settings.node_guard_image,
-                namespace=namespace_name,
-                service_account=subject,
-                labels=_LABELS,
-                security_context=_CONTAINER_SECURITY,
-                kubernetes_provider=args.kubernetes_provider,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
         azure = args.azure
         # Secrets are immutable and auto-named: a new password or certificate makes a new Secret
         # and so rolls the Deployment, instead of changing a Secret the running pod already read.
@@ -219,11 +204,10 @@ class AciConnector(pulumi.ComponentResource):
                 "labels": _LABELS,
                 "annotations": checkov_skips(
                     {
-                        "CKV_K8S_43": "the images are settings (connectorImage, nodeGuardImage); "
-                        "the defaults are release tags and a digest can be set there",
-                        "CKV_K8S_38": "the connector and its node guard call the Kubernetes API "
-                        "(pods, nodes, leases), so the pod mounts a token; its service account "
-                        "does not",
+                        "CKV_K8S_43": "the image is a setting (connectorImage); the default is "
+                        "a release tag and a digest can be set there",
+                        "CKV_K8S_38": "the connector calls the Kubernetes API (pods, nodes, "
+                        "leases), so the pod mounts a token; its service account does not",
                     }
                 ),
             },
@@ -246,8 +230,8 @@ class AciConnector(pulumi.ComponentResource):
                         "service_account_name": service_account.metadata.apply(
                             lambda m: m.name or ""
                         ),
-                        # The connector watches pods and nodes and writes their status; the
-                        # node guard patches the node.
+                        # The connector watches pods and nodes and writes their status. It
+                        # is the pod's only container: no other process holds this token.
                         "automount_service_account_token": True,
                         # The image is distroless/static with one static Go binary that listens
                         # on 10250 (> 1024) and reads only mounted files: it needs no root, no
@@ -314,7 +298,6 @@ class AciConnector(pulumi.ComponentResource):
                                     "failure_threshold": 3,
                                 },
                             },
-                            node_guard.container,
                         ],
                         "volumes": [
                             {
@@ -335,7 +318,6 @@ class AciConnector(pulumi.ComponentResource):
                                     "default_mode": 0o440,
                                 },
                             },
-                            node_guard.volume,
                         ],
                     },
                 },
@@ -345,7 +327,7 @@ class AciConnector(pulumi.ComponentResource):
                 # A fixed name: a replacement must remove the old connector first, or two would
                 # register the same node.
                 pulumi.ResourceOptions(
-                    depends_on=[cluster_role_binding, lease_role_binding, node_guard.role_binding],
+                    depends_on=[cluster_role_binding, lease_role_binding],
                     delete_before_replace=True,
                 ),
             ),
@@ -353,8 +335,7 @@ class AciConnector(pulumi.ComponentResource):
 
         # Besides the client certificate the kubelet API demands, only the path the GKE control
         # plane takes to kubelets may reach it: konnectivity agents in kube-system. Traffic from
-        # the pod's own node is always allowed by Kubernetes: the kubelet's probes of the node
-        # guard's health port come from there, and nothing else.
+        # the pod's own node (the kubelet's probes) is always allowed by Kubernetes.
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata={"namespace": namespace_name, "labels": _LABELS},
@@ -380,10 +361,31 @@ class AciConnector(pulumi.ComponentResource):
 
         self.namespace = namespace_name
         self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
+        # Keeps GKE from deleting the virtual node (docs/decisions/0010-node-guard.md) and
+        # restarts the connector when the node is gone all the same
+        # (docs/decisions/0017-virtual-node-self-healing.md). It names the connector's
+        # Deployment through its output, so it starts once the connector is up.
+        node_guard = NodeGuard(
+            f"{name}-node-guard",
+            NodeGuardArgs(
+                node_name=settings.virtual_node_name,
+                image=settings.node_guard_image,
+                namespace=namespace_name,
+                connector_deployment=self.deployment_name,
+                labels=_LABELS,
+                pod_security=pod_security(DISTROLESS_NONROOT),
+                security_context=_CONTAINER_SECURITY,
+                kubernetes_provider=args.kubernetes_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         node_name = settings.virtual_node_name
-        # Derived from the Deployment's URN (known even in preview) so that every consumer of the
-        # name depends on the Deployment and is created only once the connector is up.
-        self.virtual_node_name = deployment.urn.apply(lambda _: node_name)
+        # Derived from both Deployments' URNs (known even in preview) so that every consumer of
+        # the name depends on them, and is created only once the connector is up and the guard
+        # ready, which it is once the node carries its providerID and label.
+        self.virtual_node_name = pulumi.Output.all(deployment.urn, node_guard.deployment.urn).apply(
+            lambda _: node_name
+        )
 
         self.register_outputs(
             {

@@ -1,10 +1,15 @@
-"""A loopback Kubernetes API over HTTPS: the node endpoints the node guard calls, nothing more.
+"""A loopback Kubernetes API over HTTPS: the endpoints the node guard calls, nothing more.
 
-It serves ``GET`` and ``PATCH`` (JSON merge patch) of ``/api/v1/nodes/<name>`` as the real API
-server does for them: a bearer token is required, a missing node is a 404 ``Status``, and
-``spec.providerID`` may change only from empty (``ValidateNodeUpdate`` answers 422 otherwise).
-Tests queue failures to answer the next requests with, and read every request it received.
-Its certificate is signed by a throwaway CA the test makes (tests/loopback_http.py).
+It serves ``GET`` and ``PATCH`` (JSON merge patch) of ``/api/v1/nodes/<name>`` and ``PATCH`` of
+``/apis/apps/v1/namespaces/<namespace>/deployments/<name>`` as the real API server does for
+them: a bearer token is required; a missing object is the 404 ``Status`` that names it
+(apimachinery ``NewNotFound``: reason ``NotFound``, ``details`` with the resource and the name),
+any other path the 404 that names nothing; ``spec.providerID`` may change only from empty
+(``ValidateNodeUpdate`` answers 422 otherwise). A patched Deployment template calls
+``on_restart``, where a test plays the Deployment controller and the new connector. Tests queue
+failures to answer the next requests with, run a change just before the next request of a
+method (``before``), and read every request it received. Its certificate is signed by a
+throwaway CA the test makes (tests/loopback_http.py).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +45,15 @@ class FakeKubernetesApi:
     authority: Authority
     token: str = "token-1"
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "<namespace>/<name>" -> the Deployment's pod template annotations.
+    deployments: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Called (outside the lock) after a patch of a Deployment's template, with its key.
+    on_restart: Callable[[str], None] | None = None
     requests: list[Request] = field(default_factory=list)
-    # (method, status, message): the next request with that method gets that answer instead.
-    failures: list[tuple[str, int, str]] = field(default_factory=list)
+    # (method, status, message, details): the next request with that method gets that answer.
+    failures: list[tuple[str, int, str, dict[str, str] | None]] = field(default_factory=list)
+    # (method, change): the change runs just before the next request with that method is answered.
+    changes: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
     _version: int = 1
@@ -64,10 +75,35 @@ class FakeKubernetesApi:
             self.port = port
             yield self
 
-    def fail(self, method: str, status: int, message: str, times: int = 1) -> None:
-        """Answers the next ``times`` requests with ``method`` with an error ``Status``."""
+    def fail(
+        self,
+        method: str,
+        status: int,
+        message: str,
+        times: int = 1,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        """Answers the next ``times`` requests with ``method`` with an error ``Status`` (with
+        reason NotFound and these ``details`` when given)."""
         with self.lock:
-            self.failures.extend([(method, status, message)] * times)
+            self.failures.extend([(method, status, message, details)] * times)
+
+    def before(self, method: str, change: Callable[[], None]) -> None:
+        """Runs ``change`` just before the next request with ``method`` is answered."""
+        with self.lock:
+            self.changes.append((method, change))
+
+    def put_deployment(self, namespace: str, name: str) -> None:
+        with self.lock:
+            self.deployments[f"{namespace}/{name}"] = {}
+
+    def restarts(self) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if "/deployments/" in r.path]
+
+    def node_or_none(self, name: str) -> dict[str, Any] | None:
+        with self.lock:
+            return copy.deepcopy(self.nodes.get(name))
 
     def put_node(self, node: dict[str, Any]) -> None:
         """Creates or replaces a node, as the connector registers it."""
@@ -85,8 +121,9 @@ class FakeKubernetesApi:
             return copy.deepcopy(self.nodes[name])
 
     def patches(self) -> list[Request]:
+        """The patches of nodes."""
         with self.lock:
-            return [r for r in self.requests if r.method == "PATCH"]
+            return [r for r in self.requests if r.method == "PATCH" and r.path.startswith(NODES)]
 
     def count(self, method: str) -> int:
         with self.lock:
@@ -98,25 +135,38 @@ class FakeKubernetesApi:
 
     def _handle(self, handler: JsonHandler, body: Any) -> None:
         with self.lock:
+            change = next((c for c in self.changes if c[0] == handler.command), None)
+            if change is not None:
+                self.changes.remove(change)
+        if change is not None:
+            change[1]()
+        restarted = None
+        with self.lock:
             headers = dict(handler.headers.items())
             request = Request(handler.command, handler.path, headers, body, time.monotonic())
             self.requests.append(request)
             status, payload = self._answer(request)
+            if status == 200 and "/deployments/" in request.path:
+                restarted = _deployment_key(request.path)
         handler.send_json(status, payload)
+        if restarted is not None and self.on_restart is not None:
+            self.on_restart(restarted)
 
     def _answer(self, request: Request) -> tuple[int, dict[str, Any]]:
         for failure in self.failures:
             if failure[0] == request.method:
                 self.failures.remove(failure)
-                return _status(failure[1], failure[2])
+                return _status(failure[1], failure[2], failure[3])
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _status(401, "Unauthorized")
+        if "/deployments/" in request.path and request.method == "PATCH":
+            return self._patch_deployment(request)
         if not request.path.startswith(NODES):
-            return _status(404, "the server could not find the requested resource")
+            return _status(404, "the server could not find the requested resource", {})
         name = request.path.removeprefix(NODES)
         node = self.nodes.get(name)
         if node is None:
-            return _status(404, f'nodes "{name}" not found')
+            return _not_found("nodes", "", name)
         if request.method == "GET":
             return 200, node
         if request.headers.get("Content-Type") != "application/merge-patch+json":
@@ -134,6 +184,25 @@ class FakeKubernetesApi:
         self.nodes[name] = patched
         return 200, patched
 
+    def _patch_deployment(self, request: Request) -> tuple[int, dict[str, Any]]:
+        key = _deployment_key(request.path)
+        if key not in self.deployments:
+            return _not_found("deployments", "apps", key.split("/")[1])
+        if request.headers.get("Content-Type") != "application/merge-patch+json":
+            return _status(415, "unsupported patch type")
+        annotations = request.body["spec"]["template"]["metadata"]["annotations"]
+        self.deployments[key].update(annotations)
+        namespace, name = key.split("/")
+        metadata = {"name": name, "namespace": namespace}
+        template = {"metadata": {"annotations": dict(self.deployments[key])}}
+        return 200, {"kind": "Deployment", "metadata": metadata, "spec": {"template": template}}
+
+
+def _deployment_key(path: str) -> str:
+    """``<namespace>/<name>`` of a Deployment's path."""
+    parts = path.split("/")
+    return f"{parts[5]}/{parts[7]}"
+
 
 def _merge(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
@@ -148,14 +217,27 @@ def _merge(target: Any, patch: Any) -> Any:
     return result
 
 
-def _status(code: int, message: str) -> tuple[int, dict[str, Any]]:
-    return code, {
+def _status(
+    code: int, message: str, details: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """A failure ``Status``; with ``details`` (even empty), reason NotFound, as a 404's has."""
+    status: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
         "status": "Failure",
         "message": message,
         "code": code,
     }
+    if details is not None:
+        status.update(reason="NotFound", details=details)
+    return code, status
+
+
+def _not_found(resource: str, group: str, name: str) -> tuple[int, dict[str, Any]]:
+    """apimachinery ``pkg/api/errors`` ``NewNotFound``: the resource and the name in details."""
+    qualified = f"{resource}.{group}" if group else resource
+    details = {"name": name, "kind": resource, **({"group": group} if group else {})}
+    return _status(404, f'{qualified} "{name}" not found', details)
 
 
 def virtual_node(

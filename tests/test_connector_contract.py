@@ -38,16 +38,28 @@ CLUSTER_GRANTS: dict[Grant, set[str]] = {
     ("", "nodes/status", ()): {"update", "patch"},
     ("", "events", ()): {"create", "patch"},
 }
-# The node guard beside it (node_guard/node_guard.py): reads and patches its own node, and only
-# that one (the virtual node's providerID and label; docs/decisions/0010-node-guard.md).
+# The node guard (node_guard/node_guard.py), under an account of its own: reads and patches its
+# own node, and only that one (the virtual node's providerID and label;
+# docs/decisions/0010-node-guard.md), and restarts the connector's Deployment, and only that one,
+# in its namespace (docs/decisions/0017-virtual-node-self-healing.md).
 GUARD_GRANTS: dict[Grant, set[str]] = {
     ("", "nodes", ("aci-connector",)): {"get", "patch"},
+}
+NAMESPACE = "aci-connector"
+GUARD_RESTART_GRANTS: dict[Grant, set[str]] = {
+    ("apps", "deployments", ("aci-connector",)): {"patch"},
 }
 # Its node lease heartbeat (node/lease_controller_v1.go: get, create, update), only in the
 # namespace where node leases live.
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_GRANTS: dict[Grant, set[str]] = {
     ("coordination.k8s.io", "leases", ()): {"get", "create", "update"},
+}
+# Every right of each identity, by where it holds ("" for the whole cluster): what it may do and
+# nothing else.
+RIGHTS = {
+    "aci-connector": {"": CLUSTER_GRANTS, LEASE_NAMESPACE: LEASE_GRANTS},
+    "aci-connector-node-guard": {"": GUARD_GRANTS, NAMESPACE: GUARD_RESTART_GRANTS},
 }
 
 
@@ -78,14 +90,39 @@ def name_of(registration: Registration) -> str:
     return reveal(registration.inputs["metadata"])["name"]
 
 
-def connector_service_account(stack: Deployment) -> dict[str, str]:
-    account = stack.one(SERVICE_ACCOUNT, "aci-connector")
+def subject_of(stack: Deployment, name: str) -> dict[str, str]:
+    account = stack.one(SERVICE_ACCOUNT, name)
     metadata = reveal(account.inputs["metadata"])
     return {"kind": "ServiceAccount", "name": metadata["name"], "namespace": metadata["namespace"]}
 
 
 def connector_pod_spec(stack: Deployment) -> dict[str, Any]:
-    return reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]
+    return reveal(stack.one(DEPLOYMENT, "aci-connector").inputs["spec"])["template"]["spec"]
+
+
+def rights_of(stack: Deployment, subject: dict[str, str]) -> dict[str, dict[Grant, set[str]]]:
+    """Every grant bound to ``subject``, by namespace ("" for cluster-wide)."""
+    roles = {
+        (kind, reveal(r.inputs["metadata"]).get("namespace", ""), name_of(r)): r
+        for kind, typ in (("ClusterRole", CLUSTER_ROLE), ("Role", ROLE))
+        for r in stack.of_type(typ)
+    }
+    rights: dict[str, dict[Grant, set[str]]] = {}
+    for typ in (CLUSTER_ROLE_BINDING, ROLE_BINDING):
+        for binding in stack.of_type(typ):
+            inputs = reveal(binding.inputs)
+            if subject not in inputs["subjects"]:
+                continue
+            assert inputs["subjects"] == [subject], "one subject per binding"
+            namespace = inputs["metadata"].get("namespace", "")
+            ref = inputs["roleRef"]
+            assert ref["apiGroup"] == "rbac.authorization.k8s.io"
+            role_namespace = "" if ref["kind"] == "ClusterRole" else namespace
+            role = roles[(ref["kind"], role_namespace, ref["name"])]
+            held = rights.setdefault(namespace, {})
+            for grant, verbs in grants(reveal(role.inputs["rules"])).items():
+                held.setdefault(grant, set()).update(verbs)
+    return rights
 
 
 # --- Kubernetes permissions ---------------------------------------------------------------------
@@ -101,43 +138,64 @@ def test_the_cluster_roles_grant_exactly_what_the_connector_and_its_guard_call(
     assert roles == {"aci-connector": CLUSTER_GRANTS, "aci-connector-node-guard": GUARD_GRANTS}
 
 
-def test_leases_are_granted_only_in_the_node_lease_namespace(either_stack: Deployment) -> None:
-    role = either_stack.one(ROLE)
-    assert reveal(role.inputs["metadata"])["namespace"] == LEASE_NAMESPACE
-    assert grants(reveal(role.inputs["rules"])) == LEASE_GRANTS
-    assert either_stack.of_type(ROLE) == [role]
+def test_namespaced_rights_are_leases_in_the_lease_namespace_and_the_guards_restart(
+    either_stack: Deployment,
+) -> None:
+    found = {role.name: reveal(role.inputs) for role in either_stack.of_type(ROLE)}
+    assert set(found) == {"aci-connector-leases", "aci-connector-node-guard-restart"}
+    leases = found["aci-connector-leases"]
+    assert leases["metadata"]["namespace"] == LEASE_NAMESPACE
+    assert grants(leases["rules"]) == LEASE_GRANTS
+    # The guard's, in the connector's namespace (unknown on a first preview; held exactly by
+    # test_each_identity_holds_exactly_its_own_rights).
+    [rule] = found["aci-connector-node-guard-restart"]["rules"]
+    assert (rule["apiGroups"], rule["resources"], rule["verbs"]) == (
+        ["apps"],
+        ["deployments"],
+        ["patch"],
+    )
+    assert len(rule["resourceNames"]) == 1
 
 
-def test_the_connectors_service_account_and_only_it_holds_the_roles(stack: Deployment) -> None:
-    account = connector_service_account(stack)
-    bound = {}
-    for binding in stack.of_type(CLUSTER_ROLE_BINDING):
-        inputs = reveal(binding.inputs)
-        assert inputs["subjects"] == [account]
-        assert inputs["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
-        assert inputs["roleRef"]["kind"] == "ClusterRole"
-        bound[inputs["roleRef"]["name"]] = binding
-    assert set(bound) == {name_of(role) for role in stack.of_type(CLUSTER_ROLE)}
-    lease_binding = reveal(stack.one(ROLE_BINDING).inputs)
-    assert lease_binding["metadata"]["namespace"] == LEASE_NAMESPACE
-    assert lease_binding["subjects"] == [account]
-    assert lease_binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "Role",
-        "name": name_of(stack.one(ROLE)),
-    }
-    # The pod runs as that account, in that account's namespace.
-    assert connector_pod_spec(stack)["serviceAccountName"] == account["name"]
-    deployment_namespace = reveal(stack.one(DEPLOYMENT).inputs["metadata"])["namespace"]
-    assert deployment_namespace == account["namespace"] == "aci-connector"
+@pytest.mark.parametrize("account", sorted(RIGHTS))
+def test_each_identity_holds_exactly_its_own_rights(stack: Deployment, account: str) -> None:
+    assert rights_of(stack, subject_of(stack, account)) == RIGHTS[account]
 
 
-def test_the_deployment_waits_for_its_permissions(stack: Deployment) -> None:
-    deployment = stack.one(DEPLOYMENT)
+def test_every_binding_binds_one_of_the_two_identities(stack: Deployment) -> None:
+    subjects = [subject_of(stack, name) for name in RIGHTS]
     bindings = [*stack.of_type(CLUSTER_ROLE_BINDING), *stack.of_type(ROLE_BINDING)]
-    assert len(bindings) == 3
+    assert len(bindings) == 4
     for binding in bindings:
-        assert binding.urn in deployment.all_dependencies(), binding.name
+        [subject] = reveal(binding.inputs)["subjects"]
+        assert subject in subjects, binding.name
+
+
+def test_each_pod_runs_as_its_own_identity_in_the_connectors_namespace(stack: Deployment) -> None:
+    for account in RIGHTS:
+        subject = subject_of(stack, account)
+        spec = reveal(stack.one(DEPLOYMENT, account).inputs["spec"])["template"]["spec"]
+        assert spec["serviceAccountName"] == subject["name"]
+        deployment_namespace = reveal(stack.one(DEPLOYMENT, account).inputs["metadata"])[
+            "namespace"
+        ]
+        assert deployment_namespace == subject["namespace"] == NAMESPACE
+    assert subject_of(stack, "aci-connector") != subject_of(stack, "aci-connector-node-guard")
+
+
+def test_the_deployments_wait_for_their_permissions(stack: Deployment) -> None:
+    for account in RIGHTS:
+        deployment = stack.one(DEPLOYMENT, account)
+        subject = subject_of(stack, account)
+        bindings = [
+            b
+            for typ in (CLUSTER_ROLE_BINDING, ROLE_BINDING)
+            for b in stack.of_type(typ)
+            if reveal(b.inputs)["subjects"] == [subject]
+        ]
+        assert len(bindings) == 2
+        for binding in bindings:
+            assert binding.urn in deployment.all_dependencies(), binding.name
 
 
 # --- rollout ----------------------------------------------------------------------------------
@@ -145,11 +203,14 @@ def test_the_deployment_waits_for_its_permissions(stack: Deployment) -> None:
 
 def test_one_connector_at_a_time_even_during_an_update(stack: Deployment) -> None:
     """Two connectors registering the same node at once fight over it and its pods."""
-    spec = reveal(stack.one(DEPLOYMENT).inputs["spec"])
+    spec = reveal(stack.one(DEPLOYMENT, "aci-connector").inputs["spec"])
     assert spec["replicas"] == 1
     # Recreate stops the old pod before the new one starts; RollingUpdate would overlap them.
     assert spec["strategy"] == {"type": "Recreate"}
-    assert stack.of_type(DEPLOYMENT) == [stack.one(DEPLOYMENT)]
+    assert {d.name for d in stack.of_type(DEPLOYMENT)} == {
+        "aci-connector",
+        "aci-connector-node-guard",
+    }
     # The Deployment owns its pods by their labels, and only its pods.
     labels = spec["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/name"] == "aci-connector"

@@ -293,7 +293,7 @@ def test_the_cluster_is_hardened(stack: Deployment) -> None:
 
 
 def connector_pod(stack: Deployment) -> dict[str, Any]:
-    return reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]
+    return reveal(stack.one(DEPLOYMENT, "aci-connector").inputs["spec"])["template"]["spec"]
 
 
 def test_the_connector_runs_unprivileged_on_a_read_only_file_system(stack: Deployment) -> None:
@@ -301,8 +301,8 @@ def test_the_connector_runs_unprivileged_on_a_read_only_file_system(stack: Deplo
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] > 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    # The connector and its node guard.
-    assert [c["name"] for c in pod["containers"]] == ["virtual-kubelet", "node-guard"]
+    # The connector alone (its node guard runs in a pod of its own: tests/test_node_guard.py).
+    assert [c["name"] for c in pod["containers"]] == ["virtual-kubelet"]
     assert "hostNetwork" not in pod
     for container in pod["containers"] + pod.get("initContainers", []):
         assert container["securityContext"] == {
@@ -316,7 +316,7 @@ def test_the_connector_runs_unprivileged_on_a_read_only_file_system(stack: Deplo
 
 
 def test_the_connector_mounts_a_token_only_because_it_asks_for_one(stack: Deployment) -> None:
-    account = stack.one("kubernetes:core/v1:ServiceAccount").inputs
+    account = stack.one("kubernetes:core/v1:ServiceAccount", "aci-connector").inputs
     assert account["automountServiceAccountToken"] is False
     assert connector_pod(stack)["automountServiceAccountToken"] is True
 
@@ -342,8 +342,10 @@ def test_the_kubelet_api_demands_a_client_certificate_from_the_cluster_ca(
 
 
 def test_only_konnectivity_agents_reach_the_kubelet_port(stack: Deployment) -> None:
-    policy = stack.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs
-    template_labels = reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["metadata"]["labels"]
+    policy = stack.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "aci-connector").inputs
+    template_labels = reveal(stack.one(DEPLOYMENT, "aci-connector").inputs["spec"])["template"][
+        "metadata"
+    ]["labels"]
     assert policy["metadata"]["namespace"] == "aci-connector"
     assert policy["spec"]["podSelector"] == {"matchLabels": template_labels}
     assert policy["spec"]["policyTypes"] == ["Ingress"]

@@ -88,8 +88,13 @@ def test_every_kubernetes_secret_carries_its_data_as_a_secret(stack: Deployment)
 
 
 def test_no_container_gets_a_secret_as_a_literal_env_value(stack: Deployment) -> None:
-    for typ in ("kubernetes:core/v1:Pod", "kubernetes:apps/v1:Deployment"):
-        [registration] = stack.of_type(typ)
+    workloads = [
+        *stack.of_type("kubernetes:core/v1:Pod"),
+        *stack.of_type("kubernetes:apps/v1:Deployment"),
+    ]
+    # The app's pod, the connector and its node guard.
+    assert len(workloads) == 3
+    for registration in workloads:
         spec = registration.inputs["spec"]
         pod_spec = spec.get("template", {}).get("spec", spec)
         for container in pod_spec["containers"]:

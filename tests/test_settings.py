@@ -134,7 +134,7 @@ INVALID = [
     ("gke-aci:connectorRole", "owner", "custom or contributor"),
     ("gke-aci:privateNodes", "maybe", "true or false"),
     ("gke-aci:authorizedNetworks", "10.0.0.1/8", "IPv4 CIDR blocks"),
-    ("gke-aci:authorizedNetworks", "203.0.113.0/24,not-a-cidr", "IPv4 CIDR blocks"),
+    ("gke-aci:authorizedNetworks", "not-a-cidr", "IPv4 CIDR blocks"),
     ("gke-aci:appPlacement", "everywhere", "aci or burst"),
     ("gke-aci:appReplicas", "0", "whole number from 1 to 100"),
     ("gke-aci:appReplicas", "101", "whole number from 1 to 100"),

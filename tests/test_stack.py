@@ -55,10 +55,10 @@ def secret_named(stack: Deployment, name: str) -> Registration:
 
 
 def container(stack: Deployment, typ: str) -> dict[str, Any]:
-    spec = reveal(stack.one(typ).inputs["spec"])
+    # The connector's Deployment (the node guard's: tests/test_node_guard.py), or the app's pod.
+    spec = reveal(stack.one(typ, "aci-connector" if typ == DEPLOYMENT else None).inputs["spec"])
     pod_spec = spec["template"]["spec"] if typ == DEPLOYMENT else spec
-    # The connector's pod also runs the node guard (tests/test_node_guard.py).
-    [only] = [c for c in pod_spec["containers"] if c["name"] != "node-guard"]
+    [only] = pod_spec["containers"]
     return only
 
 
@@ -131,7 +131,9 @@ def test_the_service_principal_credentials_reach_the_connector(stack: Deployment
     assert (
         env(connector)["AZURE_AUTH_LOCATION"] == f"{mounts['azure-credentials']}/credentials.json"
     )
-    volumes = reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]["volumes"]
+    volumes = reveal(stack.one(DEPLOYMENT, "aci-connector").inputs["spec"])["template"]["spec"][
+        "volumes"
+    ]
     [volume] = [v for v in volumes if v["name"] == "azure-credentials"]
     assert volume["secret"]["secretName"] == output(credentials, "metadata")["name"]
 
@@ -141,7 +143,7 @@ def test_the_resource_group_and_region_configure_the_connector(stack: Deployment
     group_name = output(stack.one(RESOURCE_GROUP), "name")
     assert variables["ACI_RESOURCE_GROUP"] == group_name
     assert variables["ACI_REGION"] == "westus"
-    deployment = stack.one(DEPLOYMENT)
+    deployment = stack.one(DEPLOYMENT, "aci-connector")
     assert stack.one(RESOURCE_GROUP).urn in deployment.all_dependencies()
 
 
@@ -170,7 +172,9 @@ def test_the_connector_runs_with_the_off_aks_settings(stack: Deployment) -> None
     [mount] = [m for m in connector["volumeMounts"] if m["name"] == "kubelet-tls"]
     assert variables["APISERVER_CERT_LOCATION"] == f"{mount['mountPath']}/tls.crt"
     assert variables["APISERVER_KEY_LOCATION"] == f"{mount['mountPath']}/tls.key"
-    volumes = reveal(stack.one(DEPLOYMENT).inputs["spec"])["template"]["spec"]["volumes"]
+    volumes = reveal(stack.one(DEPLOYMENT, "aci-connector").inputs["spec"])["template"]["spec"][
+        "volumes"
+    ]
     [volume] = [v for v in volumes if v["name"] == "kubelet-tls"]
     assert volume["secret"]["secretName"] == output(tls_secret, "metadata")["name"]
 
@@ -190,7 +194,7 @@ def test_the_connector_image_and_node_name_are_the_settings() -> None:
 def test_the_connector_waits_for_its_role_and_the_provider_registration(
     stack: Deployment,
 ) -> None:
-    deployment = stack.one(DEPLOYMENT)
+    deployment = stack.one(DEPLOYMENT, "aci-connector")
     # The wait is carried by values written on the pod template, not by a bare depends_on.
     spec_dependencies = deployment.property_dependencies["spec"]
     assert stack.one(ROLE_ASSIGNMENT, "aci-connector").urn in spec_dependencies
@@ -334,7 +338,7 @@ def test_the_web_pod_is_the_seeds_and_lands_on_the_virtual_node(stack: Deploymen
 
 
 def test_the_app_waits_for_the_connector(stack: Deployment) -> None:
-    assert stack.one(DEPLOYMENT).urn in stack.one(POD).all_dependencies()
+    assert stack.one(DEPLOYMENT, "aci-connector").urn in stack.one(POD).all_dependencies()
 
 
 def test_the_pod_ip_is_the_web_ip_output(stack: Deployment) -> None:
@@ -440,7 +444,7 @@ def test_every_secret_a_workload_uses_is_in_its_namespace(config: dict[str, str]
     for secret in stack.of_type(SECRET):
         metadata = output(secret, "metadata")
         secrets.setdefault(metadata.get("namespace", "default"), set()).add(metadata["name"])
-    for workload in (stack.one(DEPLOYMENT), stack.one(POD)):
+    for workload in (stack.one(DEPLOYMENT, "aci-connector"), stack.one(POD)):
         namespace = reveal(workload.inputs["metadata"])["namespace"]
         spec = reveal(workload.inputs["spec"])
         pod_spec = spec["template"]["spec"] if workload.type == DEPLOYMENT else spec

@@ -12,6 +12,7 @@ import mongomock
 import pytest
 from fake_cloud import reveal, run_program
 
+from components.node_guard import NAME as NODE_GUARD_DEPLOYMENT
 from core.aci_rules import VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
 from core.app_contract import NAMESPACE, WEB_LABELS
 from core.resource_types import POD
@@ -33,6 +34,7 @@ def test_the_virtual_node_contract_matches_the_program() -> None:
     assert contract.VIRTUAL_NODE_TAINT[0] == VIRTUAL_NODE_TAINT.key
     assert dict([VIRTUAL_NODE_LABEL]).items() <= contract.virtual_node_labels("vk").items()
     assert contract.virtual_node_labels("vk")["kubernetes.io/hostname"] == "vk"
+    assert contract.NODE_GUARD_DEPLOYMENT == NODE_GUARD_DEPLOYMENT
 
 
 def test_verify_s_defaults_find_the_single_pod_the_program_deploys() -> None:

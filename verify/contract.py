@@ -25,6 +25,8 @@ DEFAULT_APP_NAMESPACE = NAMESPACE
 DEFAULT_SELECTOR = WEB_LABELS
 DEFAULT_CONNECTOR_NAMESPACE = "aci-connector"
 DEFAULT_CONNECTOR_DEPLOYMENT = "aci-connector"
+# The node guard's own Deployment, in the connector's namespace (components/node_guard.py).
+NODE_GUARD_DEPLOYMENT = "aci-connector-node-guard"
 
 POD, DEPLOYMENT = "Pod", "Deployment"
 ACI, BURST = "aci", "burst"
@@ -32,7 +34,7 @@ ACI, BURST = "aci", "burst"
 # How azure-aci v1.6.4 labels and taints the node it registers: the ACI rules' own model of it
 # (core/aci_rules/placement.py, dependency-free, so verify still needs no Pulumi).
 VIRTUAL_NODE_TAINT = (_TAINT.key, _TAINT.value, _TAINT.effect)
-# The node guard beside the connector (node_guard/node_guard.py, standard library only): a
+# The node guard (node_guard/node_guard.py, standard library only): a
 # providerID outside gce:// makes GKE's cloud node-lifecycle controller skip the node instead of
 # deleting it; newer cloud-provider-gcp controllers skip nodes with this label.
 UNMANAGED_LABEL = (_GUARD_LABEL, "true")

@@ -81,10 +81,9 @@ def node_guard(ctx: Context) -> Verdict:
         return Verdict(
             False,
             "; ".join(problems),
-            "the node guard beside the connector sets both whenever the node is (re)created; "
-            f"read `kubectl -n {outputs.connector_namespace} logs "
-            f"deploy/{outputs.connector_deployment} -c node-guard`. Without them GKE deletes "
-            "the node about 40 s after the connector stops",
+            "the node guard sets both whenever the node is (re)created; read `kubectl -n "
+            f"{outputs.connector_namespace} logs deploy/{contract.NODE_GUARD_DEPLOYMENT}`. "
+            "Without them GKE deletes the node about 40 s after the connector stops",
         )
     return Verdict(True, f"providerID {seen_id} and label {key}={value}")
 
