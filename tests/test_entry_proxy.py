@@ -36,7 +36,7 @@ import pytest
 from fake_cloud import reveal, run_program
 from loopback_dns import LoopbackDns
 
-from components.entry_point import CONFIG_PATH, CPU_LIMIT
+from components.entry_point import CONFIG_PATH, CPU_LIMIT, pre_stop_seconds
 from components.envoy_config import ProxyTiming, envoy_args, envoy_bootstrap
 from settings import DEFAULT_ENTRY_PROXY_IMAGE
 
@@ -404,3 +404,147 @@ def test_the_deployment_starts_envoy_as_the_tests_do() -> None:
     ]
     [container] = reveal(proxy.inputs["spec"])["template"]["spec"]["containers"]
     assert container["args"] == envoy_args(CONFIG_PATH, cpus=CPU_LIMIT)
+
+
+def _watch_flags(proxy: Proxy, address: str, seen: set[str], stop: threading.Event) -> None:
+    while not stop.is_set():
+        seen.add(proxy.health_flags(address))
+        time.sleep(0.02)
+
+
+def _after_checks(replica: Replica, checks: int) -> None:
+    target = replica.checks + checks
+    _eventually(lambda: replica.checks >= target, f"{checks} more checks of {replica.address}")
+
+
+def test_one_failed_health_check_keeps_a_replica_and_the_threshold_in_a_row_takes_it_out(
+    tmp_path: Path,
+) -> None:
+    threshold = FAST.unhealthy_threshold
+    assert threshold == ProxyTiming().unhealthy_threshold == 3
+    with _replicas() as (dns, replicas), _proxy(tmp_path, dns, _port(replicas)) as proxy:
+        blip = replicas[0]
+        _eventually(lambda: proxy.health_flags(blip.address) == "healthy", "it is healthy")
+
+        # A database blip: one 503, or one short of the threshold in a row, then 200 again.
+        seen: set[str] = set()
+        stop = threading.Event()
+        watcher = threading.Thread(target=_watch_flags, args=(proxy, blip.address, seen, stop))
+        watcher.start()
+        try:
+            for failures in (1, threshold - 1):
+                blip.fail_checks = failures
+                _after_checks(blip, failures + 2)
+        finally:
+            stop.set()
+            watcher.join()
+        assert seen == {"healthy"}
+        assert _pod(blip.address) in _served_by(proxy.port)
+
+        # The threshold in a row: out, and no request reaches it.
+        checks_before = blip.checks
+        blip.fail_checks = threshold
+        _eventually(
+            lambda: "failed_active_hc" in proxy.health_flags(blip.address), "it leaves rotation"
+        )
+        assert blip.checks - checks_before >= threshold
+        served = blip.served
+        assert _pod(blip.address) not in _served_by(proxy.port, 20)
+        assert blip.served == served
+        # Its checks pass again: back after healthy_threshold of them.
+        _eventually(lambda: proxy.health_flags(blip.address) == "healthy", "it comes back")
+
+
+def _port(replicas: Sequence[Replica]) -> int:
+    return int(replicas[0].server.server_address[1])
+
+
+class LoadBalancer:
+    """GCP's load balancer as a client sees it: new connections go where it currently sends."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def connect(self) -> tuple[int, http.client.HTTPConnection]:
+        port = self.port
+        return port, http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+
+class KeepAliveClient(threading.Thread):
+    """A client that reuses its connection until the proxy says ``Connection: close``."""
+
+    def __init__(self, balancer: LoadBalancer, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.balancer, self.stop = balancer, stop
+        self.answers: list[tuple[int, float, str]] = []
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        connection: http.client.HTTPConnection | None = None
+        port = 0
+        while not self.stop.is_set():
+            if connection is None:
+                port, connection = self.balancer.connect()
+            try:
+                connection.request("GET", "/slow")
+                response = connection.getresponse()
+                body = response.read().decode()
+            except (OSError, http.client.HTTPException) as error:
+                self.failures.append(f"{port}: {error!r}")
+                connection.close()
+                connection = None
+                continue
+            if response.status != 200 or not body.startswith("served by"):
+                self.failures.append(f"{port}: HTTP {response.status} {body!r}")
+            self.answers.append((port, time.monotonic(), body))
+            if response.will_close:
+                connection.close()
+                connection = None
+        if connection is not None:
+            connection.close()
+
+
+def test_a_proxy_stopped_as_kubernetes_stops_it_answers_every_request(tmp_path: Path) -> None:
+    """The preStop wait, then SIGTERM, with requests in flight and new ones arriving.
+
+    The load balancer keeps sending new connections to the stopped proxy for a while (here 1 s;
+    on GCP about 25 s, which the deployed wait is sized from), then sends them to the other.
+    """
+    load_balancer_seconds = 1.0
+    wait = pre_stop_seconds(FAST, load_balancer_seconds=load_balancer_seconds)
+    assert pre_stop_seconds() >= 25 + 10  # the deployed one: the LB's 25 s and more
+    with (
+        _replicas() as (dns, replicas),
+        _proxy(tmp_path, dns, _port(replicas), name="stopped") as stopped,
+        _proxy(tmp_path, dns, _port(replicas), name="other") as other,
+    ):
+        for proxy in (stopped, other):
+            _eventually(lambda p=proxy: len(_served_by(p.port)) == 3, "every replica serves")
+        balancer = LoadBalancer(stopped.port)
+        stop = threading.Event()
+        clients = [KeepAliveClient(balancer, stop) for _ in range(6)]
+        for client in clients:
+            client.start()
+        try:
+            time.sleep(0.5)
+            # The pod is deleted: the kubelet runs the preStop sleep.
+            deleted = time.monotonic()
+            time.sleep(load_balancer_seconds)
+            balancer.port = other.port
+            time.sleep(deleted + wait - time.monotonic())
+            open_at_sigterm = stopped.stat("http.web.downstream_cx_active")
+            stopped.process.terminate()
+            assert stopped.process.wait(5) == 0
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for client in clients:
+                client.join(15)
+    failures = [failure for client in clients for failure in client.failures]
+    assert failures == []
+    answers = [answer for client in clients for answer in client.answers]
+    # It served during the wait, on new connections as well as old ones.
+    assert any(port == stopped.port and at > deleted + 0.5 for port, at, _ in answers)
+    assert any(port == other.port for port, _, _ in answers)
+    # By SIGTERM it had drained every client connection: nothing left to cut.
+    assert open_at_sigterm == 0
