@@ -121,8 +121,10 @@ def _address(host: str, port: int) -> dict[str, Any]:
 
 
 def _http_listener(
-    name: str, port: int, route: dict[str, Any], timing: ProxyTiming, *, log: bool
+    name: str, port: int, route: dict[str, Any], timing: ProxyTiming, *, public: bool
 ) -> dict[str, Any]:
+    """The public listener logs each request; the probes' listener is outside the connection cap,
+    so a flood at the cap does not fail the kubelet's liveness probe and restart the proxy."""
     manager: dict[str, Any] = {
         "@type": _HCM,
         "stat_prefix": name,
@@ -149,13 +151,14 @@ def _http_listener(
         },
         "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}}],
     }
-    if log:
+    if public:
         manager["access_log"] = [
             {"name": "envoy.access_loggers.stdout", "typed_config": {"@type": _STDOUT_LOG}}
         ]
     return {
         "name": name,
         "address": _address("0.0.0.0", port),
+        "ignore_global_conn_limit": not public,
         "per_connection_buffer_limit_bytes": BUFFER_LIMIT_BYTES,
         "filter_chains": [
             {
@@ -304,8 +307,8 @@ def envoy_bootstrap(
         "overload_manager": _overload_manager(timing),
         "static_resources": {
             "listeners": [
-                _http_listener("web", LISTEN_PORT, _route_to_replicas(timing), timing, log=True),
-                _http_listener("ready", READY_PORT, ready, timing, log=False),
+                _http_listener("web", LISTEN_PORT, _route_to_replicas(timing), timing, public=True),
+                _http_listener("ready", READY_PORT, ready, timing, public=False),
             ],
             "clusters": [_replicas_cluster(upstream_host, upstream_port, health_path, timing)],
         },
