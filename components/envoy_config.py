@@ -128,6 +128,8 @@ def _http_listener(
     manager: dict[str, Any] = {
         "@type": _HCM,
         "stat_prefix": name,
+        # Plain HTTP/1.1, which is what browsers speak without TLS; no HTTP/2 to bound.
+        "codec_type": "HTTP1",
         # The edge: the client's address is the connection's (the load balancer keeps it with
         # externalTrafficPolicy Local).
         "use_remote_address": True,

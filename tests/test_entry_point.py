@@ -265,6 +265,7 @@ def test_the_door_is_bounded(stack: Deployment) -> None:
         assert listener["per_connection_buffer_limit_bytes"] == 32768
         manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
         assert manager["request_headers_timeout"] == "10s"
+        assert manager["codec_type"] == "HTTP1"
         assert manager["normalize_path"] is True
         assert manager["merge_slashes"] is True
         assert manager["common_http_protocol_options"]["headers_with_underscores_action"] == (
