@@ -55,7 +55,7 @@ LB_UNHEALTHY_THRESHOLD = 3
 LB_STOPS_SENDING_SECONDS = (
     LB_CHECK_INTERVAL_SECONDS * LB_UNHEALTHY_THRESHOLD + LB_CHECK_TIMEOUT_SECONDS
 )
-# Assumption: Envoy exits within milliseconds of SIGTERM (measured: about 11 ms); a margin.
+# Envoy exits within milliseconds of SIGTERM (measured with 1.39.1: 11-16 ms); a margin.
 _EXIT_SECONDS = 5
 
 

@@ -51,7 +51,7 @@ HEALTH_PATH = "/healthz"
 # The deployed timing with every wait shortened.
 FAST = ProxyTiming(
     health_interval=0.2,
-    health_timeout=0.5,
+    health_timeout=1,
     dns_refresh=0.5,
     connect_timeout=1,
     request_timeout=2,
@@ -606,7 +606,7 @@ class CrossingReplica(Replica):
     the close on the wire and is never answered (what a 20-40 ms GKE-to-ACI round trip does)."""
 
     keepalive = 1.2
-    round_trip = 0.15
+    round_trip = 0.3
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         base = super()._handler()
