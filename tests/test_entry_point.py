@@ -178,6 +178,12 @@ def test_a_first_preview_of_burst_mode_shows_the_address_as_unknown() -> None:
     stack = run_program(BURST, preview=True)
     assert stack.stack_outputs["webIp"] == UNKNOWN
     assert stack.stack_outputs["webUrl"] == UNKNOWN
+    # How the proxy starts and stops is known before anything exists.
+    [envoy] = reveal(named(stack, DEPLOYMENT, "web-entry").inputs)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert envoy["args"] == envoy_args("/etc/envoy/envoy.json", cpus=1)
+    assert envoy["lifecycle"] == {"preStop": {"sleep": {"seconds": 70}}}
 
 
 def _seconds(duration: str) -> float:
