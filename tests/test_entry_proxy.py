@@ -87,6 +87,7 @@ class Replica:
         self.served = 0
         self.slow_seconds = 0.2
         self.connections: set[socket.socket] = set()
+        self.requests: list[tuple[str, dict[str, str]]] = []
         self.server = ThreadingHTTPServer((address, port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -118,6 +119,7 @@ class Replica:
                     status = replica._health()
                     body = b'{"status": "ok"}' if status == 200 else b'{"reason": "down"}'
                 else:
+                    replica.requests.append((self.path, dict(self.headers.items())))
                     if self.path == "/slow":
                         time.sleep(replica.slow_seconds)
                     replica.served += 1
@@ -726,3 +728,27 @@ def test_the_running_proxy_logs_no_warning(tmp_path: Path) -> None:
         log = proxy.log_path.read_text()  # before SIGTERM, which Envoy logs as a warning
     assert "[info][main]" in log  # the log is Envoy's, at the Deployment's level
     assert not re.search(r"\]\[(warning|error|critical)\]", log), log
+
+
+def test_the_app_gets_one_spelling_of_a_path_and_no_header_with_an_underscore(
+    proxy: tuple[int, list[Replica]],
+) -> None:
+    port, replicas = proxy
+    _eventually(lambda: len(_served_by(port)) == 2, "the healthy replicas serve")
+    for replica in replicas:
+        replica.requests.clear()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.putrequest("GET", "/a/../b//c", skip_accept_encoding=True)
+        connection.putheader("X-Forwarded-User", "alice")
+        connection.putheader("X_Forwarded_User", "mallory")
+        connection.endheaders()
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status == 200
+    [(path, headers)] = [request for replica in replicas for request in replica.requests]
+    assert path == "/b/c"
+    assert headers["x-forwarded-user"] == "alice"  # Envoy sends header names in lower case
+    assert not [name for name in headers if "_" in name]
