@@ -11,6 +11,8 @@ egress path (through Cloud NAT with private nodes).
 
 from __future__ import annotations
 
+import math
+import posixpath
 from dataclasses import dataclass
 
 import pulumi
@@ -18,9 +20,12 @@ import pulumi_kubernetes as k8s
 
 from components.envoy_config import (
     CONFIG_FILE,
+    DEPLOYED,
     LISTEN_PORT,
     READY_PATH,
     READY_PORT,
+    ProxyTiming,
+    envoy_args,
     envoy_bootstrap,
     render,
 )
@@ -34,14 +39,57 @@ ENTRY_LABELS = {**APP_LABELS, "name": ENTRY}
 # Two proxies on two nodes: one may be drained or upgraded while the other serves.
 REPLICAS = 2
 PUBLIC_PORT = 80
-_CONFIG_DIR = "/etc/envoy"
+CONFIG_PATH = f"/etc/envoy/{CONFIG_FILE}"
+# Envoy starts one worker thread per CPU it may use (envoy_args).
+CPU_LIMIT = 1
+# Envoy's connection cap and buffer limits are sized against it (components/envoy_config.py).
+MEMORY_LIMIT_MIB = 256
+
+# GCP's health check of a node behind a LoadBalancer Service with externalTrafficPolicy Local:
+# every 8 s, 1 s timeout, out after 3 failures (kubernetes/cloud-provider-gcp
+# providers/gce/gce.go, gceHcCheckIntervalSeconds, gceHcTimeoutSeconds, gceHcUnhealthyThreshold).
+# Its first failing check comes within one interval of the proxy leaving the node's endpoints,
+# the third two intervals later.
+LB_CHECK_INTERVAL_SECONDS = 8
+LB_CHECK_TIMEOUT_SECONDS = 1
+LB_UNHEALTHY_THRESHOLD = 3
+LB_STOPS_SENDING_SECONDS = (
+    LB_CHECK_INTERVAL_SECONDS * LB_UNHEALTHY_THRESHOLD + LB_CHECK_TIMEOUT_SECONDS
+)
+# Envoy exits within milliseconds of SIGTERM (measured with 1.39.1: 11-16 ms); a margin.
+_EXIT_SECONDS = 5
+
+
+def pre_stop_seconds(
+    timing: ProxyTiming = DEPLOYED, load_balancer_seconds: float = LB_STOPS_SENDING_SECONDS
+) -> int:
+    """How long a proxy being stopped keeps serving before SIGTERM (on which Envoy exits at once).
+
+    Until the load balancer stops sending (``load_balancer_seconds``) new connections still
+    arrive; the last of them is drained after ``connection_lifetime`` (``Connection: close`` on
+    its next response, within ``drain_timeout``), and a request in flight then ends within
+    ``request_timeout``. After that no client connection is left to cut
+    (docs/decisions/0019-entry-point-under-real-traffic.md).
+    """
+    return math.ceil(
+        load_balancer_seconds
+        + timing.connection_lifetime
+        + timing.drain_timeout
+        + timing.request_timeout
+    )
+
+
+def termination_grace_seconds(timing: ProxyTiming = DEPLOYED) -> int:
+    """The pod's grace period: the preStop wait, then Envoy's exit."""
+    return pre_stop_seconds(timing) + _EXIT_SECONDS
 
 
 @dataclass(frozen=True)
 class EntryPointArgs:
     namespace: pulumi.Input[str]
     image: str
-    # The DNS name of the app's headless Service, which lists every ready replica, and the port.
+    # The fully qualified DNS name (with its trailing dot, so no search domain is tried) of the
+    # app's headless Service, which lists every replica, and the port.
     replicas_host: pulumi.Input[str]
     app_port: int
     # GET path that answers 200 only on a replica that can serve.
@@ -187,6 +235,7 @@ def _proxy_pod_spec(
             }
         ],
         "automount_service_account_token": False,
+        "termination_grace_period_seconds": termination_grace_seconds(),
         "enable_service_links": False,
         # Envoy's distroless image runs as distroless's nonroot user.
         "security_context": pod_security(DISTROLESS_NONROOT),
@@ -196,15 +245,20 @@ def _proxy_pod_spec(
                 "image": args.image,
                 "image_pull_policy": "Always",
                 "command": ["/usr/local/bin/envoy"],
-                "args": ["--config-path", f"{_CONFIG_DIR}/{CONFIG_FILE}", "--log-level", "info"],
+                "args": envoy_args(CONFIG_PATH, cpus=CPU_LIMIT),
                 "ports": [
                     {"name": "http", "container_port": LISTEN_PORT, "protocol": "TCP"},
                     {"name": "ready", "container_port": READY_PORT, "protocol": "TCP"},
                 ],
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "128Mi"},
-                    "limits": {"cpu": "1", "memory": "256Mi"},
+                    "limits": {"cpu": str(CPU_LIMIT), "memory": f"{MEMORY_LIMIT_MIB}Mi"},
                 },
+                # Keep serving while the load balancer still sends here, and until every client
+                # connection has been drained; the image has no shell, so the kubelet sleeps
+                # (the sleep action: on by default since Kubernetes 1.30, GA in 1.34,
+                # kubernetes/website feature-gates/PodLifecycleSleepAction.md).
+                "lifecycle": {"pre_stop": {"sleep": {"seconds": pre_stop_seconds()}}},
                 "security_context": container_security(),
                 "readiness_probe": {
                     "http_get": {"path": READY_PATH, "port": READY_PORT},
@@ -216,7 +270,11 @@ def _proxy_pod_spec(
                     "period_seconds": 10,
                 },
                 "volume_mounts": [
-                    {"name": "config", "mount_path": _CONFIG_DIR, "read_only": True},
+                    {
+                        "name": "config",
+                        "mount_path": posixpath.dirname(CONFIG_PATH),
+                        "read_only": True,
+                    },
                 ],
             }
         ],

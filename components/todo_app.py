@@ -143,9 +143,13 @@ class TodoApp(pulumi.ComponentResource):
                     "labels": WEB_LABELS,
                 },
                 spec={
-                    # Headless: its DNS name answers with every ready replica's IP, ACI public
-                    # IPs included, which is how the entry point finds them.
+                    # Headless: its DNS name answers with every replica's IP, ACI public IPs
+                    # included, which is how the entry point finds them.
                     "cluster_ip": "None",
+                    # Ready or not: the entry point's own health checks decide (decision 0008).
+                    # Otherwise a proxy started while the connector is down (its virtual node
+                    # NotReady, so its pods NotReady) would not see the ACI replicas at all.
+                    "publish_not_ready_addresses": True,
                     "selector": WEB_LABELS,
                     "ports": [
                         {
@@ -185,7 +189,7 @@ class TodoApp(pulumi.ComponentResource):
                         replicas.metadata.apply(lambda m: m.name or ""),
                         ".",
                         namespace_name,
-                        ".svc.cluster.local",
+                        ".svc.cluster.local.",
                     ),
                     app_port=settings.port,
                     health_path=contract.readiness_path or "/",

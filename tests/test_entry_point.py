@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from fake_cloud import LOAD_BALANCER_IP, UNKNOWN, Deployment, Registration, reveal, run_program
 
+from app.todo.keepalive import APP_KEEPALIVE_SECONDS
+from components.envoy_config import envoy_args
 from core.aci_rules import runs_on_virtual_node, virtual_node
 
 BURST = {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "6"}
@@ -72,7 +74,7 @@ def test_the_proxy_runs_unprivileged_from_its_image_setting(stack: Deployment) -
     [envoy] = spec["containers"]
     assert envoy["image"] == "envoyproxy/envoy:distroless-v1.39.1"
     assert envoy["command"] == ["/usr/local/bin/envoy"]
-    assert envoy["args"][:2] == ["--config-path", "/etc/envoy/envoy.json"]
+    assert envoy["args"] == envoy_args("/etc/envoy/envoy.json", cpus=1)
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert envoy["securityContext"]["readOnlyRootFilesystem"] is True
     assert envoy["securityContext"]["capabilities"] == {"drop": ["ALL"]}
@@ -103,19 +105,33 @@ def test_the_replicas_are_found_through_a_headless_service(stack: Deployment) ->
     spec = reveal(replicas.inputs["spec"])
     assert spec["clusterIP"] == "None"
     assert spec["selector"] == {"app": "todoapp", "name": "web"}
+    # Every replica, ready or not: the proxy's health checks decide, also for a proxy started
+    # while the virtual node is NotReady.
+    assert spec["publishNotReadyAddresses"] is True
     [cluster] = envoy_config(stack)["static_resources"]["clusters"]
     [endpoint] = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    # Fully qualified: no search domain is tried first on each refresh.
     assert endpoint["endpoint"]["address"]["socket_address"] == {
-        "address": "web-replicas.todo.svc.cluster.local",
+        "address": "web-replicas.todo.svc.cluster.local.",
         "port_value": 8080,
     }
-    assert cluster["type"] == "STRICT_DNS"
+    # The typed DNS cluster, not the deprecated STRICT_DNS fields.
+    assert "type" not in cluster
+    assert "dns_refresh_rate" not in cluster
+    assert cluster["cluster_type"]["name"] == "envoy.clusters.dns"
+    assert cluster["cluster_type"]["typed_config"]["dns_refresh_rate"] == "5s"
 
 
 def test_only_replicas_that_answer_their_health_check_get_traffic(stack: Deployment) -> None:
     [cluster] = envoy_config(stack)["static_resources"]["clusters"]
     [check] = cluster["health_checks"]
-    assert check["http_health_check"] == {"path": "/healthz"}
+    assert check["http_health_check"] == {
+        "path": "/healthz",
+        # A 5xx counts toward the threshold instead of taking the replica out at once.
+        "retriable_statuses": [{"start": 500, "end": 600}],
+    }
+    assert check["unhealthy_threshold"] == 3
+    assert check["interval"] == "5s"
     assert cluster["common_lb_config"] == {
         "healthy_panic_threshold": {"value": 0},
         "ignore_new_hosts_until_first_hc": True,
@@ -125,7 +141,7 @@ def test_only_replicas_that_answer_their_health_check_get_traffic(stack: Deploym
 def test_an_image_without_a_health_path_is_checked_at_its_root() -> None:
     stack = run_program({**BURST, "gke-aci:appImage": "janakiramm/todo"})
     [cluster] = envoy_config(stack)["static_resources"]["clusters"]
-    assert cluster["health_checks"][0]["http_health_check"] == {"path": "/"}
+    assert cluster["health_checks"][0]["http_health_check"]["path"] == "/"
 
 
 def test_the_readiness_gate_waits_for_the_entry_point(stack: Deployment) -> None:
@@ -162,3 +178,102 @@ def test_a_first_preview_of_burst_mode_shows_the_address_as_unknown() -> None:
     stack = run_program(BURST, preview=True)
     assert stack.stack_outputs["webIp"] == UNKNOWN
     assert stack.stack_outputs["webUrl"] == UNKNOWN
+    # How the proxy starts and stops is known before anything exists.
+    [envoy] = reveal(named(stack, DEPLOYMENT, "web-entry").inputs)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert envoy["args"] == envoy_args("/etc/envoy/envoy.json", cpus=1)
+    assert envoy["lifecycle"] == {"preStop": {"sleep": {"seconds": 70}}}
+
+
+def _seconds(duration: str) -> float:
+    assert duration.endswith("s"), duration
+    return float(duration[:-1])
+
+
+def test_the_proxy_starts_with_one_worker_per_cpu_it_may_use_and_no_hot_restart(
+    stack: Deployment,
+) -> None:
+    [envoy] = reveal(named(stack, DEPLOYMENT, "web-entry").inputs)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    args = envoy["args"]
+    assert args[args.index("--concurrency") + 1] == envoy["resources"]["limits"]["cpu"] == "1"
+    assert "--disable-hot-restart" in args
+    assert args[args.index("--config-path") + 1] == "/etc/envoy/envoy.json"
+    assert envoy["volumeMounts"] == [
+        {"name": "config", "mountPath": "/etc/envoy", "readOnly": True}
+    ]
+
+
+def test_a_stopped_proxy_serves_until_the_load_balancer_has_left_and_its_clients_are_drained(
+    stack: Deployment,
+) -> None:
+    spec = reveal(named(stack, DEPLOYMENT, "web-entry").inputs)["spec"]["template"]["spec"]
+    [envoy] = spec["containers"]
+    # No shell in the distroless image: the kubelet itself sleeps.
+    wait = envoy["lifecycle"]["preStop"]["sleep"]["seconds"]
+    [web, _ready] = envoy_config(stack)["static_resources"]["listeners"]
+    manager = web["filter_chains"][0]["filters"][0]["typed_config"]
+    [route] = manager["route_config"]["virtual_hosts"][0]["routes"]
+    # GCP's check of the node: 3 failures 8 s apart, 1 s timeout (cloud-provider-gcp gce.go).
+    load_balancer_leaves = 3 * 8 + 1
+    # The last connection it sent is drained, and its last request answered.
+    last_connection_closed = (
+        _seconds(manager["common_http_protocol_options"]["max_connection_duration"])
+        + _seconds(manager["drain_timeout"])
+        + _seconds(route["route"]["timeout"])
+    )
+    assert wait >= load_balancer_leaves + last_connection_closed
+    assert wait == 70
+    assert wait < spec["terminationGracePeriodSeconds"] <= wait + 10
+
+
+def test_the_proxy_closes_idle_connections_to_a_replica_before_the_app_does(
+    stack: Deployment,
+) -> None:
+    [cluster] = envoy_config(stack)["static_resources"]["clusters"]
+    options = cluster["typed_extension_protocol_options"][
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+    ]
+    idle = _seconds(options["common_http_protocol_options"]["idle_timeout"])
+    assert 0 < idle <= APP_KEEPALIVE_SECONDS - 1
+
+
+def test_retries_are_safe_budgeted_and_unreachable_replicas_are_ejected(
+    stack: Deployment,
+) -> None:
+    [cluster] = envoy_config(stack)["static_resources"]["clusters"]
+    [web, _ready] = envoy_config(stack)["static_resources"]["listeners"]
+    manager = web["filter_chains"][0]["filters"][0]["typed_config"]
+    [route] = manager["route_config"]["virtual_hosts"][0]["routes"]
+    # Only where the replica never saw the request: safe for a POST too.
+    assert route["route"]["retry_policy"]["retry_on"] == "connect-failure,reset-before-request"
+    [thresholds] = cluster["circuit_breakers"]["thresholds"]
+    assert thresholds["retry_budget"]["budget_percent"] == {"value": 20}
+    outlier = cluster["outlier_detection"]
+    assert outlier["split_external_local_origin_errors"] is True
+    assert outlier["consecutive_local_origin_failure"] == 2
+    # The app's own 5xx answers never eject: that is the health check's call.
+    assert outlier["enforcing_consecutive_5xx"] == 0
+    assert outlier["enforcing_success_rate"] == 0
+    assert cluster["lb_policy"] == "LEAST_REQUEST"
+
+
+def test_the_door_is_bounded(stack: Deployment) -> None:
+    config = envoy_config(stack)
+    [monitor] = config["overload_manager"]["resource_monitors"]
+    assert monitor["name"] == "envoy.resource_monitors.global_downstream_max_connections"
+    assert monitor["typed_config"]["max_active_downstream_connections"] == 1024
+    [cluster] = config["static_resources"]["clusters"]
+    assert cluster["per_connection_buffer_limit_bytes"] == 32768
+    for listener in config["static_resources"]["listeners"]:
+        assert listener["per_connection_buffer_limit_bytes"] == 32768
+        manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        assert manager["request_headers_timeout"] == "10s"
+        assert manager["codec_type"] == "HTTP1"
+        assert manager["normalize_path"] is True
+        assert manager["merge_slashes"] is True
+        assert manager["common_http_protocol_options"]["headers_with_underscores_action"] == (
+            "DROP_HEADER"
+        )

@@ -8,6 +8,7 @@ default): ACI has no port mapping and a non-root process cannot bind port 80 the
 from __future__ import annotations
 
 from todo.config import load_config_or_exit
+from todo.keepalive import APP_KEEPALIVE_SECONDS
 
 _config = load_config_or_exit()
 
@@ -19,7 +20,8 @@ threads = 4
 # the request a 503 before gunicorn would kill the worker.
 timeout = 30
 graceful_timeout = 20
-keepalive = 5
+# The proxy in front closes idle connections to the app first (todo.keepalive).
+keepalive = APP_KEEPALIVE_SECONDS
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
