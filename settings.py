@@ -36,8 +36,16 @@ PROJECT: Final = "gke-aci"
 # Declares every setting (type, default, description); the one list of what may be set.
 PROJECT_FILE: Final = Path(__file__).resolve().parent / "Pulumi.yaml"
 
-# The regions the connector accepts: `validAciRegions` in virtual-kubelet/azure-aci
-# pkg/provider/aci.go (v1.6.4). Any other ACI_REGION makes the connector exit at startup.
+# Regions in the connector's own list (`validAciRegions` in virtual-kubelet/azure-aci v1.6.4
+# pkg/provider/aci.go) that it cannot reach as deployed here: without an AKS credentials file it
+# signs in to the Azure public cloud only (pkg/auth/auth_config.go, SetAuthConfig sets
+# cloud.AzurePublic; only AKS_CREDENTIAL_LOCATION selects another cloud), and these are in the
+# US Government and China clouds.
+SOVEREIGN_CLOUD_REGIONS: Final = frozenset(
+    {"chinaeast2", "chinaeast3", "chinanorth3", "usgovarizona", "usgovvirginia"}
+)
+# The regions the connector accepts (the list above, any other ACI_REGION makes it exit at
+# startup), less the sovereign-cloud ones it cannot reach.
 ACI_REGIONS: Final = frozenset(
     {
         "australiacentral",
@@ -50,9 +58,6 @@ ACI_REGIONS: Final = frozenset(
         "centralindia",
         "centralus",
         "centraluseuap",
-        "chinaeast2",
-        "chinaeast3",
-        "chinanorth3",
         "eastasia",
         "eastus",
         "eastus2",
@@ -92,8 +97,6 @@ ACI_REGIONS: Final = frozenset(
         "westus",
         "westus2",
         "westus3",
-        "usgovvirginia",
-        "usgovarizona",
     }
 )
 
@@ -484,10 +487,16 @@ def load_settings(
     aci_region = explicit_region or location
     # An invalid location has been reported already; don't report it twice as a region.
     if aci_region not in ACI_REGIONS and (explicit_region or _AZURE_LOCATION.fullmatch(location)):
+        sovereign = (
+            "a public-cloud region (the connector signs in to the Azure public cloud only, so "
+            "not a US Government or China one): "
+            if aci_region in SOVEREIGN_CLOUD_REGIONS
+            else ""
+        )
         reader.fail(
             key("aciRegion") if explicit_region else "azure-native:location",
             aci_region,
-            "a region the ACI connector accepts: " + ", ".join(sorted(ACI_REGIONS)),
+            sovereign + "a region the ACI connector accepts: " + ", ".join(sorted(ACI_REGIONS)),
         )
     connector = ConnectorSettings(
         image=reader.text(
