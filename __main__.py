@@ -6,6 +6,7 @@ group into the connector, the Cosmos DB connection string into the app.
 """
 
 import pulumi
+import pulumi_azuread as azuread
 from pulumi_azure_native import authorization
 
 from components.aci_check import require_aci_conformance
@@ -42,6 +43,9 @@ require_aci_conformance(
     private_registry=settings.app.image is None,
 )
 azure_account = authorization.get_client_config_output()
+# Whoever runs `pulumi up` owns the Entra applications it creates, so that an identity allowed only
+# to manage what it owns (Application.ReadWrite.OwnedBy) can rotate and delete them later.
+entra_owners = [azuread.get_client_config_output().object_id]
 
 gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
 
@@ -87,6 +91,7 @@ identity = ScopedServicePrincipal(
         role_definition_id=connector_role,
         scope=data.resource_group_id,
         credentials=settings.credentials,
+        owners=entra_owners,
     ),
 )
 
@@ -121,6 +126,7 @@ if settings.app.image is None:
             resource_group_id=data.resource_group_id,
             location=settings.cosmos.location,
             credentials=settings.credentials,
+            owners=entra_owners,
         ),
     )
     image, registry_pull = app_image.image, app_image.pull

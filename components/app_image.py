@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -35,6 +36,8 @@ class AppImageArgs:
     resource_group_id: pulumi.Input[str]
     location: str
     credentials: CredentialSettings
+    # Owners of the push and pull identities (see ScopedServicePrincipalArgs.owners).
+    owners: Sequence[pulumi.Input[str]]
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class AppImage(pulumi.ComponentResource):
                     role_definition_id=role_definition_id(args.subscription_id, role),
                     scope=registry.id,
                     credentials=args.credentials,
+                    owners=args.owners,
                 ),
                 opts=child,
             )

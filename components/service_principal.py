@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -24,6 +26,28 @@ ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
 
+# The namespace of the names derived below. Never change it: every deployed role assignment and
+# role definition is named from it, and a new namespace would replace them all.
+NAME_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "gke-aci:azure-object-names")
+
+
+def stable_name(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A GUID derived from the stack and ``parts``: the same on every run, unique per stack.
+
+    Role assignments and role definitions are named by a GUID. A random one would make a run that
+    stopped after Azure created the object, but before Pulumi recorded it, fail on retry with
+    RoleAssignmentExists or RoleDefinitionWithSameNameExists; a derived one names the very object
+    that exists (docs/decisions/0018-fresh-subscription-azure.md). ARM ids are case-insensitive,
+    so the parts are compared in lowercase.
+    """
+    stack = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+    return pulumi.Output.all(*parts).apply(
+        lambda values: str(
+            uuid.uuid5(NAME_NAMESPACE, "|".join([stack, *(str(v).lower() for v in values)]))
+        )
+    )
+
+
 def role_definition_id(
     subscription_id: pulumi.Input[str], role_id: pulumi.Input[str]
 ) -> pulumi.Output[str]:
@@ -42,6 +66,9 @@ class ScopedServicePrincipalArgs:
     role_definition_id: pulumi.Input[str]
     scope: pulumi.Input[str]
     credentials: CredentialSettings
+    # Object ids of the application's and service principal's owners: the deployer, so that an
+    # identity allowed only to manage what it owns can add, rotate and delete the password.
+    owners: Sequence[pulumi.Input[str]]
 
 
 class ScopedServicePrincipal(pulumi.ComponentResource):
@@ -72,9 +99,15 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         super().__init__("gke-aci:azuread:ScopedServicePrincipal", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        application = azuread.Application(name, display_name=args.display_name, opts=child)
+        # Without owners the provider makes the caller a temporary owner and removes it after
+        # creation (terraform-provider-azuread v3 application_resource.go and
+        # service_principal_resource.go), so a deployer without a directory-wide role could no
+        # longer add, rotate or delete the password.
+        application = azuread.Application(
+            name, display_name=args.display_name, owners=list(args.owners), opts=child
+        )
         service_principal = azuread.ServicePrincipal(
-            name, client_id=application.client_id, opts=child
+            name, client_id=application.client_id, owners=list(args.owners), opts=child
         )
         rotation = pulumiverse_time.Rotating(
             name, rotation_days=args.credentials.rotation_days, opts=child
@@ -97,13 +130,18 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         )
         role_assignment = authorization.RoleAssignment(
             name,
+            role_assignment_name=stable_name(
+                args.scope, service_principal.object_id, args.role_definition_id
+            ),
             principal_id=service_principal.object_id,
             # A new service principal takes a while to replicate; naming its type lets ARM skip
             # the directory look-up that otherwise fails with PrincipalNotFound.
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=args.role_definition_id,
             scope=args.scope,
-            opts=child,
+            # ARM refuses a second assignment of the same role to the same principal at the same
+            # scope, so a replacement (a new name) must delete the old one first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
         self.client_id = application.client_id
