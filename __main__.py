@@ -47,6 +47,25 @@ azure_account = authorization.get_client_config_output()
 # to manage what it owns (Application.ReadWrite.OwnedBy) can rotate and delete them later.
 entra_owners = [azuread.get_client_config_output().object_id]
 
+
+def registered(name: str, namespace: str) -> ResourceProviderRegistration:
+    """``namespace`` registered on the subscription, before anything of it is created.
+
+    A new subscription has few resource providers registered; azure-native would register a
+    missing one itself on MissingSubscriptionRegistration, silently needing the same right, so
+    each one the stack uses is registered here, in the graph, where its resources can wait for
+    it (docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md).
+    """
+    return ResourceProviderRegistration(
+        name,
+        subscription_id=azure_account.subscription_id,
+        namespace=namespace,
+        auth=settings.azure_auth,
+    )
+
+
+container_instance = registered("container-instance", "Microsoft.ContainerInstance")
+
 gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
 
 data = AzureData(
@@ -54,18 +73,12 @@ data = AzureData(
     AzureDataArgs(
         settings=settings.cosmos,
         collection_name=COLLECTION,
+        documentdb_registration=registered("document-db", "Microsoft.DocumentDB"),
         driver_creates_collections=app_contract.creates_collections,
     ),
 )
 
 stack_name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
-
-# docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md
-container_instance = ResourceProviderRegistration(
-    "container-instance",
-    subscription_id=azure_account.subscription_id,
-    namespace="Microsoft.ContainerInstance",
-)
 
 # The connector creates container groups in the stack's resource group: with a role that allows
 # only that (the default), or with Contributor there, as the seed had it.
@@ -127,6 +140,7 @@ if settings.app.image is None:
             location=settings.cosmos.location,
             credentials=settings.credentials,
             owners=entra_owners,
+            registry_registration=registered("container-registry", "Microsoft.ContainerRegistry"),
         ),
     )
     image, registry_pull = app_image.image, app_image.pull

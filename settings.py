@@ -30,6 +30,7 @@ import yaml
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.gke_identity import IdentityProblem, KubeconfigAuth, kubeconfig_auth
+from components.provider_registration import AZURE_NATIVE_AUTH, AZURE_NATIVE_SECRET_AUTH
 from policy.aci_rules import QuantityError, parse_quantity
 
 PROJECT: Final = "gke-aci"
@@ -274,6 +275,9 @@ class Settings:
     connector: ConnectorSettings
     credentials: CredentialSettings
     app: AppSettings
+    # The stack's non-secret `azure-native:*` sign-in settings (clientId, useOidc, ...), which
+    # the resource provider registration follows to sign in as azure-native does.
+    azure_auth: Mapping[str, str]
 
 
 class ConfigError(pulumi.RunError):
@@ -598,9 +602,43 @@ def load_settings(
             "unset unless appPlacement is aci and appReplicas is 1 (the single web pod)",
         )
 
+    azure_auth = _azure_native_auth(reader)
+
     if reader.problems:
         raise ConfigError(reader.problems)
-    return Settings(gke=gke, cosmos=cosmos, connector=connector, credentials=credentials, app=app)
+    return Settings(
+        gke=gke,
+        cosmos=cosmos,
+        connector=connector,
+        credentials=credentials,
+        app=app,
+        azure_auth=azure_auth,
+    )
+
+
+def _azure_native_auth(reader: _Reader) -> dict[str, str]:
+    """The ``azure-native:*`` sign-in settings the stack sets, for the registration step.
+
+    That step runs in its own process (components/provider_registration.py) and gets only its
+    resource inputs and the environment. A secret setting would be kept in the stack's state as
+    an input, so it is refused here with the environment variable azure-native reads instead.
+    """
+    auth: dict[str, str] = {}
+    for name, variable in AZURE_NATIVE_AUTH.items():
+        key = f"azure-native:{name}"
+        value = reader.raw(key)
+        if value is None:
+            continue
+        if name in AZURE_NATIVE_SECRET_AUTH:
+            # The value is a secret: named, never shown.
+            reader.problems.append(
+                f"{key}: set in the stack's configuration; allowed: unset, with {variable} in "
+                "the environment instead (azure-native reads it there too), since the step that "
+                "registers Azure resource providers could only get it through the stack's state"
+            )
+            continue
+        auth[name] = value
+    return auth
 
 
 def _gke_settings(

@@ -38,6 +38,8 @@ class AppImageArgs:
     credentials: CredentialSettings
     # Owners of the push and pull identities (see ScopedServicePrincipalArgs.owners).
     owners: Sequence[pulumi.Input[str]]
+    # Microsoft.ContainerRegistry registered on the subscription: the registry waits for it.
+    registry_registration: pulumi.Resource
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class AppImage(pulumi.ComponentResource):
             registry_name=pulumi.Output.from_input(args.resource_group_id).apply(registry_name),
             sku={"name": containerregistry.SkuName.BASIC},
             admin_user_enabled=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.registry_registration]),
         )
 
         def registry_identity(purpose: str, role: str) -> ScopedServicePrincipal:
