@@ -141,6 +141,7 @@ if settings.app.image is None:
             credentials=settings.credentials,
             owners=entra_owners,
             registry_registration=registered("container-registry", "Microsoft.ContainerRegistry"),
+            azure_auth=settings.azure_auth,
         ),
     )
     image, registry_pull = app_image.image, app_image.pull

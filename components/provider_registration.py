@@ -49,6 +49,7 @@ __all__ = [
     "RegistrationError",
     "RegistrationProvider",
     "ResourceProviderRegistration",
+    "build_credential",
     "credential_plan",
     "read_state",
     "register_and_wait",
@@ -543,6 +544,7 @@ def _define_provider_code():  # return type inferred: it names classes local to 
         read_state,
         resource_id,
         credential_plan,
+        build_credential,
         RegistrationProvider,
     )
 
@@ -553,6 +555,7 @@ def _define_provider_code():  # return type inferred: it names classes local to 
     read_state,
     resource_id,
     credential_plan,
+    build_credential,
     RegistrationProvider,
 ) = _define_provider_code()
 

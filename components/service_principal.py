@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -61,6 +61,22 @@ def role_definition_id(
 
 
 @dataclass(frozen=True)
+class IssuedCredential:
+    """A new credential, before anything knows its role has taken effect."""
+
+    client_id: pulumi.Output[str]
+    # Secret.
+    client_secret: pulumi.Output[str]
+    # Changes when the password or the role assignment does.
+    revision: pulumi.Output[str]
+
+
+# Makes, as a child of ``parent``, a resource that is done once the service that enforces the role
+# honours the credential (components/readiness_gate.py RegistryAccessGate).
+PropagationCheck = Callable[[str, IssuedCredential, pulumi.Resource], pulumi.CustomResource]
+
+
+@dataclass(frozen=True)
 class ScopedServicePrincipalArgs:
     display_name: str
     role_definition_id: pulumi.Input[str]
@@ -69,6 +85,9 @@ class ScopedServicePrincipalArgs:
     # Object ids of the application's and service principal's owners: the deployer, so that an
     # identity allowed only to manage what it owns can add, rotate and delete the password.
     owners: Sequence[pulumi.Input[str]]
+    # How to learn that the role has reached the service that enforces it; None: a fixed wait
+    # (PROPAGATION_DELAY), where no service can be asked without using the credential for real.
+    propagation_check: PropagationCheck | None = None
 
 
 class ScopedServicePrincipal(pulumi.ComponentResource):
@@ -147,12 +166,20 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         self.client_id = application.client_id
         # Entra ID and ARM take a while to make a new password and role assignment usable
         # everywhere; a first push or sign-in straight after creation is often refused.
-        propagation = pulumiverse_time.Sleep(
-            name,
-            create_duration=PROPAGATION_DELAY,
-            triggers={"password": password.key_id, "assignment": role_assignment.id},
-            opts=child,
-        )
+        if args.propagation_check is not None:
+            issued = IssuedCredential(
+                client_id=application.client_id,
+                client_secret=pulumi.Output.secret(password.value),
+                revision=pulumi.Output.concat(password.key_id, "/", role_assignment.id),
+            )
+            propagation = args.propagation_check(name, issued, self)
+        else:
+            propagation = pulumiverse_time.Sleep(
+                name,
+                create_duration=PROPAGATION_DELAY,
+                triggers={"password": password.key_id, "assignment": role_assignment.id},
+                opts=child,
+            )
         # The credential is of use only once its role is granted and both have propagated, so
         # it resolves after that: whatever signs in with it waits through the value itself.
         self.client_secret = pulumi.Output.secret(

@@ -311,6 +311,11 @@ COMPUTED: dict[str, ComputeRule] = {
     types.TLS_PRIVATE_KEY: _private_key,
     types.TLS_SELF_SIGNED_CERT: lambda _i, _n: ({"certPem": TLS_CERT}, "self-signed-cert"),
     types.READINESS_GATE: _readiness_gate,
+    # The registry's token service granted what was asked.
+    types.REGISTRY_ACCESS_GATE: lambda inputs, _n: (
+        {"granted": sorted(inputs["actions"].split(","))},
+        f"{inputs['server']}/{inputs['repository']}:{inputs['actions']}#{inputs['revision']}",
+    ),
     types.PROVIDER_REGISTRATION: _provider_registration,
     types.POD: _pod,
     types.DEPLOYMENT: _deployment,
