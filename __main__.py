@@ -22,8 +22,10 @@ from components.azure_data import AzureData, AzureDataArgs
 from components.container_group_role import ContainerGroupRole, ContainerGroupRoleArgs
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.provider_registration import ResourceProviderRegistration
+from components.readiness_gate import ArmAccessGate, container_groups_url
 from components.service_principal import (
     CONTRIBUTOR,
+    IssuedCredential,
     ScopedServicePrincipal,
     ScopedServicePrincipalArgs,
     role_definition_id,
@@ -97,6 +99,22 @@ if settings.connector.role is ConnectorRole.CUSTOM:
 else:
     connector_role = role_definition_id(azure_account.subscription_id, CONTRIBUTOR)
 
+
+def container_groups_readable(
+    name: str, issued: IssuedCredential, parent: pulumi.Resource
+) -> pulumi.CustomResource:
+    """Done once ARM lets the connector's credential list the container groups of its group."""
+    return ArmAccessGate(
+        name,
+        url=container_groups_url(azure_account.subscription_id, data.resource_group_name),
+        tenant_id=azure_account.tenant_id,
+        username=issued.client_id,
+        password=issued.client_secret,
+        revision=issued.revision,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[container_instance]),
+    )
+
+
 identity = ScopedServicePrincipal(
     "aci-connector",
     ScopedServicePrincipalArgs(
@@ -105,6 +123,7 @@ identity = ScopedServicePrincipal(
         scope=data.resource_group_id,
         credentials=settings.credentials,
         owners=entra_owners,
+        propagation_check=container_groups_readable,
     ),
 )
 

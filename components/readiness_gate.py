@@ -32,6 +32,8 @@ __all__ = [
     "POLL_INTERVAL_SECONDS",
     "REGISTRY_TIMEOUT_SECONDS",
     "REQUEST_TIMEOUT_SECONDS",
+    "ArmAccessGate",
+    "ArmGateProvider",
     "Fetch",
     "HttpReadinessGate",
     "ReadinessError",
@@ -39,10 +41,12 @@ __all__ = [
     "RegistryAccessError",
     "RegistryAccessGate",
     "RegistryGateProvider",
+    "container_groups_url",
     "fetch_url",
     "gate_id",
     "granted_actions",
     "registry_mode",
+    "wait_until_arm_allows",
     "wait_until_granted",
     "wait_until_ready",
 ]
@@ -351,6 +355,14 @@ REGISTRY_ID = "registry_id"
 AUTH = "auth"
 GRANTED = "granted"
 
+TENANT_ID = "tenant_id"
+# The API version of the connector's container group list: the stable one azure-native 2.x used
+# for Microsoft.ContainerInstance (pulumi_azure_native 3.29 containerinstance/container_group.py).
+CONTAINER_GROUPS_API_VERSION = "2023-05-01"
+
+PrincipalFetch = Callable[[str, str, str, str, float], tuple[int, str]]
+"""``fetch(url, tenant, client id, secret, timeout) -> (status, body)`` as that principal."""
+
 TokenFetch = Callable[[str, str, str, float], tuple[int, str]]
 """``fetch(url, username, password, timeout) -> (status, body)``; raises OSError on no answer."""
 
@@ -470,19 +482,89 @@ def _define_registry_gate_code():  # return type inferred: it names classes loca
                 )
             sleep(min(poll_interval_seconds, remaining))
 
-    def arm_get(url: str, auth: dict[str, str], timeout: float) -> tuple[int, str]:
-        """GET an ARM URL, signed in as azure-native is (components/provider_registration.py)."""
-        credential = build_credential(*credential_plan(auth, os.environ))
-        token = credential.get_token(f"{ARM_ENDPOINT}/.default").token
+    def get_with_token(url: str, token: str, timeout: float) -> tuple[int, str]:
+        """GET an ARM URL with a bearer token; any HTTP status is returned, not raised."""
         request = urllib.request.Request(
             url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read().decode("utf-8", "replace")
+                return response.status, response.read(MAX_BODY_BYTES).decode("utf-8", "replace")
         except urllib.error.HTTPError as error:
             error.close()
             return error.code, ""
+
+    def arm_get(url: str, auth: dict[str, str], timeout: float) -> tuple[int, str]:
+        """GET an ARM URL, signed in as azure-native is (components/provider_registration.py).
+
+        A credential that gets no token is answered as a 401: the registration, which signs in
+        the same way, has reported it already.
+        """
+        from azure.core.exceptions import AzureError
+
+        try:
+            credential = build_credential(*credential_plan(auth, os.environ))
+            token = credential.get_token(f"{ARM_ENDPOINT}/.default").token
+        except AzureError:
+            return 401, ""
+        return get_with_token(url, token, timeout)
+
+    def get_as_principal(
+        url: str, tenant_id: str, client_id: str, client_secret: str, timeout: float
+    ) -> tuple[int, str]:
+        """GET an ARM URL as a service principal. Entra refusing a password it does not know
+        yet (a new one takes a moment to replicate) is answered as a 401."""
+        from azure.core.exceptions import AzureError, ClientAuthenticationError
+        from azure.identity import ClientSecretCredential
+
+        credential = ClientSecretCredential(tenant_id, client_id, client_secret)
+        try:
+            token = credential.get_token(f"{ARM_ENDPOINT}/.default").token
+        except ClientAuthenticationError:
+            return 401, ""
+        except AzureError as error:  # Entra not reached: no answer, as a network error is
+            raise OSError(type(error).__name__) from None
+        return get_with_token(url, token, timeout)
+
+    def wait_until_arm_allows(
+        url: str,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout_seconds: float = REGISTRY_TIMEOUT_SECONDS,
+        fetch: PrincipalFetch = get_as_principal,
+        poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> int:
+        """GET ``url`` as the service principal until ARM answers 200, and return 200.
+
+        A 401 (the password not there yet) or 403 (the role not there yet), any other status and
+        no answer mean "not yet"; raises RegistryAccessError after ``timeout_seconds``.
+        """
+        deadline = clock() + timeout_seconds
+        while True:
+            try:
+                status, _body = fetch(
+                    url, tenant_id, client_id, client_secret, REQUEST_TIMEOUT_SECONDS
+                )
+            except (OSError, http.client.HTTPException) as error:
+                last = f"no answer ({type(error).__name__})"
+            else:
+                if status == 200:
+                    return status
+                last = f"HTTP {status}"
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise RegistryAccessError(
+                    f"Azure Resource Manager did not let the service principal {client_id} "
+                    f"GET {url} within {timeout_seconds:g} s; last answer: {last}. Its role "
+                    "assignment may still be on its way: run `pulumi up` again. If it keeps "
+                    f"failing, check the assignment (`az role assignment list --assignee "
+                    f"{client_id} --all`)."
+                )
+            sleep(min(poll_interval_seconds, remaining))
 
     def registry_mode(
         registry_id: str,
@@ -585,13 +667,70 @@ def _define_registry_gate_code():  # return type inferred: it names classes loca
         def delete(self, _id: str, _props: dict[str, Any]) -> None:
             return None  # nothing exists outside the Pulumi state
 
+    class ArmGateProvider(pulumi.dynamic.ResourceProvider):
+        """Create and update wait until ARM lets the principal read. Arguments are for tests."""
+
+        def __init__(
+            self,
+            *,
+            fetch: PrincipalFetch | None = None,
+            sleep: Callable[[float], None] | None = None,
+            clock: Callable[[], float] | None = None,
+            poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        ) -> None:
+            super().__init__()
+            self.fetch = fetch
+            self.sleep = sleep
+            self.clock = clock
+            self.poll_interval_seconds = poll_interval_seconds
+
+        def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
+            timeout = float(props.get(TIMEOUT_SECONDS) or REGISTRY_TIMEOUT_SECONDS)
+            status = wait_until_arm_allows(
+                str(props[URL]),
+                str(props[TENANT_ID]),
+                str(props[USERNAME]),
+                str(props[PASSWORD]),
+                timeout_seconds=timeout,
+                fetch=self.fetch or get_as_principal,
+                poll_interval_seconds=self.poll_interval_seconds,
+                sleep=self.sleep or time.sleep,
+                clock=self.clock or time.monotonic,
+            )
+            outs = {key: value for key, value in props.items() if key != PASSWORD}
+            return {**outs, TIMEOUT_SECONDS: timeout, STATUS: status}
+
+        def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+            outs = self._wait(props)
+            return pulumi.dynamic.CreateResult(gate_id(outs[URL], outs[REVISION]), outs)
+
+        def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+            return pulumi.dynamic.ReadResult(id_, dict(props))
+
+        def diff(
+            self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+        ) -> pulumi.dynamic.DiffResult:
+            keys = (URL, TENANT_ID, USERNAME, REVISION)
+            changed = [key for key in keys if _olds.get(key) != _news.get(key)]
+            return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[])
+
+        def update(
+            self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+        ) -> pulumi.dynamic.UpdateResult:
+            return pulumi.dynamic.UpdateResult(self._wait(_news))
+
+        def delete(self, _id: str, _props: dict[str, Any]) -> None:
+            return None
+
     return (
         RegistryAccessError,
         fetch_token,
         granted_actions,
         wait_until_granted,
         registry_mode,
+        wait_until_arm_allows,
         RegistryGateProvider,
+        ArmGateProvider,
     )
 
 
@@ -601,7 +740,9 @@ def _define_registry_gate_code():  # return type inferred: it names classes loca
     granted_actions,
     wait_until_granted,
     registry_mode,
+    wait_until_arm_allows,
     RegistryGateProvider,
+    ArmGateProvider,
 ) = _define_registry_gate_code()
 
 
@@ -650,3 +791,57 @@ class RegistryAccessGate(pulumi.dynamic.Resource, module="azure", name="Registry
             },
             opts,
         )
+
+
+class ArmAccessGate(pulumi.dynamic.Resource, module="azure", name="ArmAccessGate"):
+    """Done once Azure Resource Manager answers ``GET url`` with 200 for the service principal.
+
+    For the ACI connector's credential: ARM applies a new role assignment after a while, and the
+    connector's first container group would be refused before. This lists the container groups
+    in its resource group as the connector would, until its role lets it, instead of sleeping a
+    fixed time. ``revision`` changes with the password or the assignment, and the wait runs again.
+    """
+
+    status: pulumi.Output[int]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        url: pulumi.Input[str],
+        tenant_id: pulumi.Input[str],
+        username: pulumi.Input[str],
+        password: pulumi.Input[str],
+        revision: pulumi.Input[str],
+        timeout_seconds: int = REGISTRY_TIMEOUT_SECONDS,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            ArmGateProvider(),
+            resource_name,
+            {
+                URL: url,
+                TENANT_ID: tenant_id,
+                USERNAME: username,
+                PASSWORD: pulumi.Output.secret(password),
+                REVISION: revision,
+                TIMEOUT_SECONDS: timeout_seconds,
+                STATUS: None,
+            },
+            opts,
+        )
+
+
+def container_groups_url(
+    subscription_id: pulumi.Input[str], resource_group_name: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """The ARM list of container groups in a resource group: what the connector reads first."""
+    return pulumi.Output.concat(
+        ARM_ENDPOINT,
+        "/subscriptions/",
+        subscription_id,
+        "/resourceGroups/",
+        resource_group_name,
+        f"/providers/Microsoft.ContainerInstance/containerGroups?api-version="
+        f"{CONTAINER_GROUPS_API_VERSION}",
+    )

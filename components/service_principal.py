@@ -17,9 +17,6 @@ from settings import CredentialSettings
 # next `pulumi up` does not lock anything out.
 ROTATION_GRACE_DAYS = 30
 
-# How long a new password and role assignment get to propagate before anything uses them.
-PROPAGATION_DELAY = "60s"
-
 # Built-in role ids are the same in every subscription.
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
@@ -85,9 +82,9 @@ class ScopedServicePrincipalArgs:
     # Object ids of the application's and service principal's owners: the deployer, so that an
     # identity allowed only to manage what it owns can add, rotate and delete the password.
     owners: Sequence[pulumi.Input[str]]
-    # How to learn that the role has reached the service that enforces it; None: a fixed wait
-    # (PROPAGATION_DELAY), where no service can be asked without using the credential for real.
-    propagation_check: PropagationCheck | None = None
+    # How to learn that the role has reached the service that enforces it, by asking that
+    # service with the credential (docs/decisions/0018-fresh-subscription-azure.md).
+    propagation_check: PropagationCheck
 
 
 class ScopedServicePrincipal(pulumi.ComponentResource):
@@ -166,20 +163,12 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         self.client_id = application.client_id
         # Entra ID and ARM take a while to make a new password and role assignment usable
         # everywhere; a first push or sign-in straight after creation is often refused.
-        if args.propagation_check is not None:
-            issued = IssuedCredential(
-                client_id=application.client_id,
-                client_secret=pulumi.Output.secret(password.value),
-                revision=pulumi.Output.concat(password.key_id, "/", role_assignment.id),
-            )
-            propagation = args.propagation_check(name, issued, self)
-        else:
-            propagation = pulumiverse_time.Sleep(
-                name,
-                create_duration=PROPAGATION_DELAY,
-                triggers={"password": password.key_id, "assignment": role_assignment.id},
-                opts=child,
-            )
+        issued = IssuedCredential(
+            client_id=application.client_id,
+            client_secret=pulumi.Output.secret(password.value),
+            revision=pulumi.Output.concat(password.key_id, "/", role_assignment.id),
+        )
+        propagation = args.propagation_check(name, issued, self)
         # The credential is of use only once its role is granted and both have propagated, so
         # it resolves after that: whatever signs in with it waits through the value itself.
         self.client_secret = pulumi.Output.secret(

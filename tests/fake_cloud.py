@@ -311,6 +311,11 @@ COMPUTED: dict[str, ComputeRule] = {
     types.TLS_PRIVATE_KEY: _private_key,
     types.TLS_SELF_SIGNED_CERT: lambda _i, _n: ({"certPem": TLS_CERT}, "self-signed-cert"),
     types.READINESS_GATE: _readiness_gate,
+    # ARM let the connector's credential read.
+    types.ARM_ACCESS_GATE: lambda inputs, _n: (
+        {"status": 200},
+        f"{inputs['url']}#{inputs['revision']}",
+    ),
     # The registry's token service granted what was asked.
     types.REGISTRY_ACCESS_GATE: lambda inputs, _n: (
         {"granted": sorted(inputs["actions"].split(","))},

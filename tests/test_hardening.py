@@ -34,6 +34,7 @@ NODE_POOL = "gcp:container/nodePool:NodePool"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SLEEP = "time:index/sleep:Sleep"
 REGISTRY_GATE = "pulumi-python:dynamic/azure:RegistryAccessGate"
+ARM_GATE = "pulumi-python:dynamic/azure:ArmAccessGate"
 APPLICATION = "azuread:index/application:Application"
 REGISTRATION = "pulumi-python:dynamic/azure:ResourceProviderRegistration"
 
@@ -131,19 +132,25 @@ CREDENTIAL_USERS = {
 }
 
 
-def test_the_connector_credential_is_used_only_after_a_propagation_wait(stack: Deployment) -> None:
-    [propagation] = [
-        s
-        for s in stack.of_type(SLEEP)
-        if s.name == "aci-connector" and "password" in s.inputs["triggers"]
-    ]
-    assert propagation.inputs["createDuration"] == "60s"
-    assert propagation.inputs["triggers"] == {
-        "password": output(stack.one(PASSWORD, "aci-connector"), "keyId"),
-        "assignment": stack.one(ROLE_ASSIGNMENT, "aci-connector").id,
-    }
-    # The connector's Secret waits for the propagation through the value.
-    assert propagation.urn in stack.one(*CREDENTIAL_USERS["aci-connector"]).all_dependencies()
+def test_the_connector_credential_is_used_only_once_arm_lets_it_read(stack: Deployment) -> None:
+    # Not a fixed sleep: ARM is asked, as the connector, for its resource group's container groups.
+    assert not [s for s in stack.of_type(SLEEP) if "password" in s.inputs["triggers"]]
+    gate = stack.one(ARM_GATE, "aci-connector")
+    group = output(stack.one(GROUP), "name")
+    assert gate.inputs["url"] == (
+        f"https://management.azure.com/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{group}"
+        "/providers/Microsoft.ContainerInstance/containerGroups?api-version=2023-05-01"
+    )
+    assert gate.inputs["username"] == output(stack.one(APPLICATION, "aci-connector"), "clientId")
+    assert is_secret(gate.inputs["password"])
+    assert gate.inputs["revision"] == (
+        f"{output(stack.one(PASSWORD, 'aci-connector'), 'keyId')}/"
+        f"{stack.one(ROLE_ASSIGNMENT, 'aci-connector').id}"
+    )
+    # Listing container groups needs Microsoft.ContainerInstance registered.
+    assert stack.one(REGISTRATION, "container-instance").urn in gate.dependencies
+    # The connector's Secret waits for the gate through the value.
+    assert gate.urn in stack.one(*CREDENTIAL_USERS["aci-connector"]).all_dependencies()
 
 
 @pytest.mark.parametrize(("identity", "actions"), [("app-push", "pull,push"), ("app-pull", "pull")])

@@ -1,4 +1,4 @@
-"""The registry gate: asks the registry's token service until a new credential's role reaches it."""
+"""The gates that ask, with a new credential, until its role has reached the registry or ARM."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from dynamic_fakes import FakeTime, serialize
 from loopback_http import Authority, JsonHandler, serving
 
 from components.readiness_gate import (
+    ArmGateProvider,
     RegistryAccessError,
     RegistryGateProvider,
     granted_actions,
     registry_mode,
+    wait_until_arm_allows,
     wait_until_granted,
 )
 
@@ -303,3 +305,104 @@ def test_a_real_process_refuses_a_server_it_does_not_trust(
     assert "no answer (" in completed.stderr
     assert seen == []  # the credential never reached an untrusted server
     assert PASSWORD not in completed.stderr
+
+
+# --- the connector's credential, asked of ARM ---------------------------------------------
+
+ARM_URL = (
+    "https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/"
+    "Microsoft.ContainerInstance/containerGroups?api-version=2023-05-01"
+)
+
+
+@dataclass
+class Arm:
+    """Answers ARM requests in order (the last repeats) and records who asked."""
+
+    answers: list[int]
+    requests: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def fetch(
+        self, url: str, tenant: str, client: str, secret: str, _timeout: float
+    ) -> tuple[int, str]:
+        self.requests.append((url, tenant, client, secret))
+        status = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return status, "{}"
+
+
+def arm_props(**overrides: Any) -> dict[str, Any]:
+    return {
+        "url": ARM_URL,
+        "tenant_id": "tenant",
+        "username": CLIENT_ID,
+        "password": PASSWORD,
+        "revision": "key-1/assignment",
+        "timeout_seconds": 60,
+        **overrides,
+    }
+
+
+def test_the_connector_gate_waits_through_401_and_403_until_arm_answers_200() -> None:
+    arm = Arm([401, 403, 403, 200])
+    clock = FakeTime()
+    provider = ArmGateProvider(fetch=arm.fetch, sleep=clock.sleep, clock=clock.clock)
+    outs = provider.create(arm_props()).outs
+    assert outs is not None
+    assert outs["status"] == 200
+    assert "password" not in outs
+    assert arm.requests == [(ARM_URL, "tenant", CLIENT_ID, PASSWORD)] * 4
+    assert clock.sleeps == [10.0] * 3
+
+
+def test_the_connector_gate_times_out_naming_the_principal_and_the_last_answer() -> None:
+    clock = FakeTime()
+    with pytest.raises(RegistryAccessError) as raised:
+        wait_until_arm_allows(
+            ARM_URL,
+            "tenant",
+            CLIENT_ID,
+            PASSWORD,
+            timeout_seconds=30,
+            fetch=Arm([403]).fetch,
+            sleep=clock.sleep,
+            clock=clock.clock,
+        )
+    message = str(raised.value)
+    assert f"service principal {CLIENT_ID}" in message
+    assert "last answer: HTTP 403" in message
+    assert "run `pulumi up` again" in message
+    assert PASSWORD not in message
+    assert sum(clock.sleeps) == 30
+
+
+def test_the_connector_gate_waits_again_for_a_new_password_only() -> None:
+    provider = ArmGateProvider(fetch=Arm([200]).fetch)
+    olds = {key: value for key, value in arm_props().items() if key != "password"}
+    assert provider.diff("id", olds, arm_props(password="other")).changes is False
+    assert provider.diff("id", olds, arm_props(revision="key-2/assignment")).changes is True
+
+
+def test_both_gates_load_in_a_process_without_the_project(tmp_path: Path) -> None:
+    script = """
+import base64, sys
+import dill
+from pulumi.runtime._serialization import _deserialize
+for line in sys.stdin.read().split():
+    provider = _deserialize(lambda: dill.loads(base64.b64decode(line)))
+    print(type(provider).__qualname__)
+print("components" in sys.modules)
+"""
+    completed = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        input=serialize(RegistryGateProvider()) + "\n" + serialize(ArmGateProvider()),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.split()
+    assert lines[0].endswith("RegistryGateProvider")
+    assert lines[1].endswith("ArmGateProvider")
+    assert lines[2] == "False"
