@@ -164,7 +164,7 @@ def _define_provider_code():  # return type inferred: it names classes local to 
             f"{manual_command(namespace, subscription_id)}"
         )
         if isinstance(exc, ClientAuthenticationError):
-            # A 401, or DefaultAzureCredential found no usable credential.
+            # A 401, or the credential got no token.
             tried = "\n".join(lines[1:])
             return (
                 f"Could not authenticate to Azure to {doing} {subject}: {detail}. Sign in as "
