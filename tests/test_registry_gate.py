@@ -96,6 +96,11 @@ def test_401_until_the_role_arrives_then_the_grant() -> None:
     assert (username, password) == (CLIENT_ID, PASSWORD)
 
 
+def test_a_wildcard_grant_is_every_action() -> None:
+    service = TokenService([(200, token_body("todo", ["*"]))])
+    assert wait(service, FakeTime()) == ["*"]
+
+
 def test_a_token_without_push_is_not_yet_and_times_out_saying_what_it_granted() -> None:
     service = TokenService([(200, token_body("todo", ["pull"]))])
     with pytest.raises(RegistryAccessError) as raised:
