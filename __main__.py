@@ -6,6 +6,7 @@ group into the connector, the Cosmos DB connection string into the app.
 """
 
 import pulumi
+import pulumi_azuread as azuread
 from pulumi_azure_native import authorization
 
 from components.aci_check import aci_problems
@@ -20,8 +21,10 @@ from components.azure_data import AzureData, AzureDataArgs
 from components.container_group_role import ContainerGroupRole, ContainerGroupRoleArgs
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.provider_registration import ResourceProviderRegistration
+from components.readiness_gate import ArmAccessGate, container_groups_url
 from components.service_principal import (
     CONTRIBUTOR,
+    IssuedCredential,
     ScopedServicePrincipal,
     ScopedServicePrincipalArgs,
     role_definition_id,
@@ -36,6 +39,28 @@ from settings import ConnectorRole, load_settings
 settings = load_settings(checks=[aci_problems])
 app_contract = contract_for(settings.app.image)
 azure_account = authorization.get_client_config_output()
+# Whoever runs `pulumi up` owns the Entra applications it creates, so that an identity allowed only
+# to manage what it owns (Application.ReadWrite.OwnedBy) can rotate and delete them later.
+entra_owners = [azuread.get_client_config_output().object_id]
+
+
+def registered(name: str, namespace: str) -> ResourceProviderRegistration:
+    """``namespace`` registered on the subscription, before anything of it is created.
+
+    A new subscription has few resource providers registered; azure-native would register a
+    missing one itself on MissingSubscriptionRegistration, silently needing the same right, so
+    each one the stack uses is registered here, in the graph, where its resources can wait for
+    it (docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md).
+    """
+    return ResourceProviderRegistration(
+        name,
+        subscription_id=azure_account.subscription_id,
+        namespace=namespace,
+        auth=settings.azure_auth,
+    )
+
+
+container_instance = registered("container-instance", "Microsoft.ContainerInstance")
 
 gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
 
@@ -44,18 +69,12 @@ data = AzureData(
     AzureDataArgs(
         settings=settings.cosmos,
         collection_name=COLLECTION,
+        documentdb_registration=registered("document-db", "Microsoft.DocumentDB"),
         driver_creates_collections=app_contract.creates_collections,
     ),
 )
 
 stack_name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
-
-# docs/decisions/0001-dynamic-provider-for-resource-provider-registration.md
-container_instance = ResourceProviderRegistration(
-    "container-instance",
-    subscription_id=azure_account.subscription_id,
-    namespace="Microsoft.ContainerInstance",
-)
 
 # The connector creates container groups in the stack's resource group: with a role that allows
 # only that (the default), or with Contributor there, as the seed had it.
@@ -74,6 +93,22 @@ if settings.connector.role is ConnectorRole.CUSTOM:
 else:
     connector_role = role_definition_id(azure_account.subscription_id, CONTRIBUTOR)
 
+
+def container_groups_readable(
+    name: str, issued: IssuedCredential, parent: pulumi.Resource
+) -> pulumi.CustomResource:
+    """Done once ARM lets the connector's credential list the container groups of its group."""
+    return ArmAccessGate(
+        name,
+        url=container_groups_url(azure_account.subscription_id, data.resource_group_name),
+        tenant_id=azure_account.tenant_id,
+        username=issued.client_id,
+        password=issued.client_secret,
+        revision=issued.revision,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[container_instance]),
+    )
+
+
 identity = ScopedServicePrincipal(
     "aci-connector",
     ScopedServicePrincipalArgs(
@@ -81,6 +116,8 @@ identity = ScopedServicePrincipal(
         role_definition_id=connector_role,
         scope=data.resource_group_id,
         credentials=settings.credentials,
+        owners=entra_owners,
+        propagation_check=container_groups_readable,
     ),
 )
 
@@ -115,6 +152,9 @@ if settings.app.image is None:
             resource_group_id=data.resource_group_id,
             location=settings.cosmos.location,
             credentials=settings.credentials,
+            owners=entra_owners,
+            registry_registration=registered("container-registry", "Microsoft.ContainerRegistry"),
+            azure_auth=settings.azure_auth,
         ),
     )
     image, registry_pull = app_image.image, app_image.pull

@@ -2,7 +2,8 @@
 
 The program, synth and the tests need a few of the Python SDK's internals: the stack's
 configuration as a map (``pulumi.Config`` cannot list keys), the engine's wire values for
-unknowns and secrets, the entry points that run a program under the mock engine, and
+unknowns and secrets, the entry points that run a program under the mock engine, how a dynamic
+provider is pickled for its own process (the tests load one as that process would), and
 pulumi-kubernetes' table of field names. None of them is a documented API, so a new SDK release
 may move or change them: ``requirements.txt`` pins ``pulumi`` to the minor version they were
 read from (3.272), Dependabot proposes each bump, and ``make test`` exercises every name here.
@@ -10,7 +11,10 @@ read from (3.272), Dependabot proposes each bump, and ``make test`` exercises ev
 
 from __future__ import annotations
 
+from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
+from pulumi.runtime._serialization import _deserialize as deserialize_in_context
+from pulumi.runtime._serialization import _serialize as serialize_in_context
 from pulumi.runtime.config import CONFIG, get_config_env
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import ROOT
@@ -32,8 +36,11 @@ __all__ = [
     "SECRET_SIG",
     "SNAKE_TO_CAMEL_CASE_TABLE",
     "UNKNOWN",
+    "deserialize_in_context",
     "get_config_env",
     "resource_pb2",
     "run_in_stack",
+    "serialize_in_context",
+    "serialize_provider",
     "sync_await",
 ]

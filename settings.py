@@ -30,73 +30,14 @@ import pulumi
 import yaml
 
 from components.gke_identity import IdentityProblem, KubeconfigAuth, kubeconfig_auth
+from components.provider_registration import AZURE_NATIVE_AUTH, AZURE_NATIVE_SECRET_AUTH
 from core.aci_rules import QuantityError, parse_quantity
+from core.aci_rules.regions import ACI_REGIONS, SOVEREIGN_CLOUD_REGIONS
 from pulumi_internals import CONFIG, get_config_env
 
 PROJECT: Final = "gke-aci"
 # Declares every setting (type, default, description); the one list of what may be set.
 PROJECT_FILE: Final = Path(__file__).resolve().parent / "Pulumi.yaml"
-
-# The regions the connector accepts: `validAciRegions` in virtual-kubelet/azure-aci
-# pkg/provider/aci.go (v1.6.4). Any other ACI_REGION makes the connector exit at startup.
-ACI_REGIONS: Final = frozenset(
-    {
-        "australiacentral",
-        "australiacentral2",
-        "australiaeast",
-        "australiasoutheast",
-        "brazilsouth",
-        "canadacentral",
-        "canadaeast",
-        "centralindia",
-        "centralus",
-        "centraluseuap",
-        "chinaeast2",
-        "chinaeast3",
-        "chinanorth3",
-        "eastasia",
-        "eastus",
-        "eastus2",
-        "eastus2euap",
-        "francecentral",
-        "francesouth",
-        "germanynorth",
-        "germanywestcentral",
-        "japaneast",
-        "japanwest",
-        "jioindiawest",
-        "israelcentral",
-        "italynorth",
-        "koreacentral",
-        "koreasouth",
-        "northcentralus",
-        "northeurope",
-        "norwayeast",
-        "norwaywest",
-        "polandcentral",
-        "qatarcentral",
-        "southafricanorth",
-        "southafricawest",
-        "southcentralus",
-        "southindia",
-        "southeastasia",
-        "swedencentral",
-        "swedensouth",
-        "switzerlandnorth",
-        "switzerlandwest",
-        "uaenorth",
-        "uksouth",
-        "ukwest",
-        "westcentralus",
-        "westeurope",
-        "westindia",
-        "westus",
-        "westus2",
-        "westus3",
-        "usgovvirginia",
-        "usgovarizona",
-    }
-)
 
 # The seed tutorial's locations; provider keys, which Pulumi.yaml cannot give a default.
 DEFAULT_GCP_ZONE: Final = "us-west1-a"
@@ -263,6 +204,9 @@ class Settings:
     connector: ConnectorSettings
     credentials: CredentialSettings
     app: AppSettings
+    # The stack's non-secret `azure-native:*` sign-in settings (clientId, useOidc, ...), which
+    # the resource provider registration follows to sign in as azure-native does.
+    azure_auth: Mapping[str, str]
 
 
 class ConfigError(pulumi.RunError):
@@ -566,10 +510,16 @@ def load_settings(
     aci_region = explicit_region or location
     # An invalid location has been reported already; don't report it twice as a region.
     if aci_region not in ACI_REGIONS and (explicit_region or _AZURE_LOCATION.fullmatch(location)):
+        sovereign = (
+            "a public-cloud region (the connector signs in to the Azure public cloud only, so "
+            "not a US Government or China one): "
+            if aci_region in SOVEREIGN_CLOUD_REGIONS
+            else ""
+        )
         reader.fail(
             key("aciRegion") if explicit_region else "azure-native:location",
             aci_region,
-            "a region the ACI connector accepts: " + ", ".join(sorted(ACI_REGIONS)),
+            sovereign + "a region the ACI connector accepts: " + ", ".join(sorted(ACI_REGIONS)),
         )
     connector = ConnectorSettings(
         image=reader.text(
@@ -664,13 +614,43 @@ def load_settings(
         )
 
     settings = Settings(
-        gke=gke, cosmos=cosmos, connector=connector, credentials=credentials, app=app
+        gke=gke,
+        cosmos=cosmos,
+        connector=connector,
+        credentials=credentials,
+        app=app,
+        azure_auth=_azure_native_auth(reader),
     )
     for check in checks:
         reader.problems.extend(check(settings, frozenset(reader.refused)))
     if reader.problems:
         raise ConfigError(reader.problems)
     return settings
+
+
+def _azure_native_auth(reader: _Reader) -> dict[str, str]:
+    """The ``azure-native:*`` sign-in settings the stack sets, for the registration step.
+
+    That step runs in its own process (components/provider_registration.py) and gets only its
+    resource inputs and the environment. A secret setting would be kept in the stack's state as
+    an input, so it is refused here with the environment variable azure-native reads instead.
+    """
+    auth: dict[str, str] = {}
+    for name, variable in AZURE_NATIVE_AUTH.items():
+        key = f"azure-native:{name}"
+        value = reader.raw(key)
+        if value is None:
+            continue
+        if name in AZURE_NATIVE_SECRET_AUTH:
+            # The value is a secret: named, never shown.
+            reader.problems.append(
+                f"{key}: set in the stack's configuration; allowed: unset, with {variable} in "
+                "the environment instead (azure-native reads it there too), since the step that "
+                "registers Azure resource providers could only get it through the stack's state"
+            )
+            continue
+        auth[name] = value
+    return auth
 
 
 def _gke_settings(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker_build as docker_build
 from pulumi_azure_native import containerregistry
 
+from components.readiness_gate import RegistryAccessGate
 from components.service_principal import (
     ACR_PULL,
     ACR_PUSH,
+    IssuedCredential,
+    PropagationCheck,
     ScopedServicePrincipal,
     ScopedServicePrincipalArgs,
     role_definition_id,
@@ -35,6 +39,13 @@ class AppImageArgs:
     resource_group_id: pulumi.Input[str]
     location: str
     credentials: CredentialSettings
+    # Owners of the push and pull identities (see ScopedServicePrincipalArgs.owners).
+    owners: Sequence[pulumi.Input[str]]
+    # Microsoft.ContainerRegistry registered on the subscription: the registry waits for it.
+    registry_registration: pulumi.Resource
+    # The stack's non-secret azure-native sign-in settings: the check of the registry's
+    # permission mode reads it through ARM as the deployer.
+    azure_auth: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -80,10 +91,31 @@ class AppImage(pulumi.ComponentResource):
             registry_name=pulumi.Output.from_input(args.resource_group_id).apply(registry_name),
             sku={"name": containerregistry.SkuName.BASIC},
             admin_user_enabled=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.registry_registration]),
         )
 
-        def registry_identity(purpose: str, role: str) -> ScopedServicePrincipal:
+        def granted(actions: str, check_mode: bool) -> PropagationCheck:
+            """Waits for the registry's token service to grant ``actions`` to the credential."""
+
+            def check(
+                gate_name: str, issued: IssuedCredential, parent: pulumi.Resource
+            ) -> pulumi.CustomResource:
+                return RegistryAccessGate(
+                    gate_name,
+                    server=registry.login_server,
+                    repository=REPOSITORY,
+                    actions=actions,
+                    username=issued.client_id,
+                    password=issued.client_secret,
+                    revision=issued.revision,
+                    registry_id=registry.id if check_mode else "",
+                    auth=args.azure_auth,
+                    opts=pulumi.ResourceOptions(parent=parent),
+                )
+
+            return check
+
+        def registry_identity(purpose: str, role: str, actions: str) -> ScopedServicePrincipal:
             return ScopedServicePrincipal(
                 f"{name}-{purpose}",
                 ScopedServicePrincipalArgs(
@@ -91,12 +123,16 @@ class AppImage(pulumi.ComponentResource):
                     role_definition_id=role_definition_id(args.subscription_id, role),
                     scope=registry.id,
                     credentials=args.credentials,
+                    owners=args.owners,
+                    # The push gate also checks, once, that the registry honours the roles.
+                    propagation_check=granted(actions, check_mode=purpose == "push"),
                 ),
                 opts=child,
             )
 
-        push = registry_identity("push", ACR_PUSH)
-        pull = registry_identity("pull", ACR_PULL)
+        # docker push asks for pull and push on the repository; the pod's pull, for pull.
+        push = registry_identity("push", ACR_PUSH, "pull,push")
+        pull = registry_identity("pull", ACR_PULL, "pull")
 
         image = docker_build.Image(
             name,

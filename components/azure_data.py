@@ -21,6 +21,8 @@ class AzureDataArgs:
     settings: CosmosSettings
     # The collection the app stores todos in, declared here (see below).
     collection_name: str
+    # Microsoft.DocumentDB registered on the subscription: the account waits for it.
+    documentdb_registration: pulumi.Resource
     # True for an app that creates its collections through the driver (the seed's image).
     driver_creates_collections: bool = False
 
@@ -83,7 +85,9 @@ class AzureData(pulumi.ComponentResource):
                 "continuous_mode_properties": {"tier": cosmosdb.ContinuousTier.CONTINUOUS30_DAYS},
             },
             disable_key_based_metadata_write_access=not args.driver_creates_collections,
-            opts=protected,
+            opts=pulumi.ResourceOptions.merge(
+                protected, pulumi.ResourceOptions(depends_on=[args.documentdb_registration])
+            ),
         )
 
         database = cosmosdb.MongoDBResourceMongoDBDatabase(

@@ -8,7 +8,7 @@ import pulumi
 import pulumiverse_time
 from pulumi_azure_native import authorization
 
-from components.service_principal import role_definition_id
+from components.service_principal import role_definition_id, stable_name
 
 # The Azure calls virtual-kubelet/azure-aci v1.6.4 makes (pkg/client/client_apis.go): get, list,
 # create or update and delete container groups, read a container's logs, exec into it.
@@ -50,6 +50,8 @@ class ContainerGroupRole(pulumi.ComponentResource):
         super().__init__("gke-aci:azure:ContainerGroupRole", name, None, opts)
         definition = authorization.RoleDefinition(
             name,
+            # The definition's GUID, derived from where it is defined (see stable_name).
+            role_definition_id=stable_name(args.resource_group_id, "aci-connector-role"),
             role_name=args.role_name,
             description="Manage Azure Container Instances container groups (ACI connector)",
             role_type="CustomRole",
@@ -58,8 +60,11 @@ class ContainerGroupRole(pulumi.ComponentResource):
             permissions=[{"actions": list(CONNECTOR_ACTIONS)}],
             # An ordering only: a value from the registration would be unknown in the preview of
             # a re-registration, and scope and assignable scopes replace the role when they change.
+            # Role names are unique in the tenant, so a replacement deletes the old one first.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[args.container_instance_registration]
+                parent=self,
+                depends_on=[args.container_instance_registration],
+                delete_before_replace=True,
             ),
         )
         # A new custom role takes a moment to replicate; an assignment made at once can fail

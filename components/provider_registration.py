@@ -27,9 +27,14 @@ Python upgrade can break refresh or delete of a resource created before it).
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Protocol
 
 import pulumi
 import pulumi.dynamic
@@ -44,6 +49,8 @@ __all__ = [
     "RegistrationError",
     "RegistrationProvider",
     "ResourceProviderRegistration",
+    "build_credential",
+    "credential_plan",
     "read_state",
     "register_and_wait",
     "resource_id",
@@ -62,6 +69,35 @@ REGISTERED = "Registered"
 NAMESPACE = "namespace"
 SUBSCRIPTION_ID = "subscription_id"
 REGISTRATION_STATE = "registration_state"
+AUTH = "auth"
+
+# How azure-native signs in, which the registration follows so that it signs in as the same
+# identity: each `azure-native:<key>` setting, or else its environment variable
+# (pulumi-azure-native provider/pkg/provider/auth_azidentity.go, readAuthConfig; getConfig in
+# provider.go prefers the setting).
+AZURE_NATIVE_AUTH: Final = {
+    "clientId": "ARM_CLIENT_ID",
+    "tenantId": "ARM_TENANT_ID",
+    "clientSecret": "ARM_CLIENT_SECRET",
+    "clientCertificatePath": "ARM_CLIENT_CERTIFICATE_PATH",
+    "clientCertificatePassword": "ARM_CLIENT_CERTIFICATE_PASSWORD",
+    "useOidc": "ARM_USE_OIDC",
+    "oidcAudience": "ARM_OIDC_AUDIENCE",
+    "oidcToken": "ARM_OIDC_TOKEN",
+    "oidcTokenFilePath": "ARM_OIDC_TOKEN_FILE_PATH",
+    "oidcRequestToken": "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "oidcRequestUrl": "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "useMsi": "ARM_USE_MSI",
+    "useDefaultAzureCredential": "ARM_USE_DEFAULT_AZURE_CREDENTIAL",
+}
+# The secret ones reach the registration only through the environment: as a resource input
+# they would be kept in the stack's state.
+AZURE_NATIVE_SECRET_AUTH: Final = frozenset(
+    {"clientSecret", "clientCertificatePassword", "oidcToken", "oidcRequestToken"}
+)
+# The audience GitHub's token is requested for, unless oidcAudience says otherwise
+# (auth_azidentity.go, getOidcTokenExchangeAssertion).
+DEFAULT_OIDC_AUDIENCE: Final = "api://AzureADTokenExchange"
 
 
 class ProviderInfo(Protocol):
@@ -128,13 +164,14 @@ def _define_provider_code():  # return type inferred: it names classes local to 
             f"{manual_command(namespace, subscription_id)}"
         )
         if isinstance(exc, ClientAuthenticationError):
-            # A 401, or DefaultAzureCredential found no usable credential.
+            # A 401, or the credential got no token.
             tried = "\n".join(lines[1:])
             return (
-                f"Could not authenticate to Azure to {doing} {subject}: {detail}. Sign in with "
-                "`az login`, or set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET "
-                "or a federated token (OIDC, e.g. azure/login in CI), for an identity that has "
-                f"{register_permission}; {fallback}" + (f"\n{tried}" if tried else "")
+                f"Could not authenticate to Azure to {doing} {subject}: {detail}. Sign in as "
+                "azure-native does: `az login`, or ARM_TENANT_ID and ARM_CLIENT_ID with "
+                "ARM_CLIENT_SECRET, or with ARM_USE_OIDC=true and a federated token (OIDC, e.g. "
+                f"in CI), for an identity that has {register_permission}; {fallback}"
+                + (f"\n{tried}" if tried else "")
             )
         if isinstance(exc, HttpResponseError) and exc.status_code == 403:
             if action == "register":
@@ -243,11 +280,130 @@ def _define_provider_code():  # return type inferred: it names classes local to 
             state = read_state(client, namespace, subscription_id)
         return state
 
-    def build_client(subscription_id: str) -> ProvidersClient:
-        """The real client: ARM with DefaultAzureCredential (az login, env vars, OIDC)."""
-        try:
-            from azure.identity import DefaultAzureCredential
+    def credential_plan(
+        auth: Mapping[str, str], environ: Mapping[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        """Which credential azure-native would use, and its arguments: ``(method, arguments)``.
 
+        ``auth`` holds the stack's non-secret ``azure-native:*`` settings, ``environ`` the
+        environment. The methods are tried in azure-native's order (newSingleMethodAuthCredential
+        in auth_azidentity.go): the default credential chain, a client certificate, a client
+        secret, OIDC, managed identity, the Azure CLI. A method that is chosen but incomplete is
+        an error, as in azure-native, not a fall-through to the next one.
+        """
+
+        def value(key: str) -> str:
+            return str(auth.get(key) or environ.get(AZURE_NATIVE_AUTH[key]) or "")
+
+        def require(method: str, *keys: str) -> dict[str, str]:
+            missing = [
+                f"azure-native:{key} or {AZURE_NATIVE_AUTH[key]}" for key in keys if not value(key)
+            ]
+            if missing:
+                raise RegistrationError(
+                    f"Signing in to Azure {method} (as azure-native is configured) needs "
+                    + " and ".join(missing)
+                    + "; set it, or sign in another way azure-native accepts."
+                )
+            return {key: value(key) for key in keys}
+
+        if value("useDefaultAzureCredential") == "true":
+            return "default", {}
+        if value("clientCertificatePath"):
+            found = require(
+                "with a client certificate", "tenantId", "clientId", "clientCertificatePath"
+            )
+            return "certificate", {**found, "password": value("clientCertificatePassword")}
+        if value("clientSecret"):
+            return "secret", require("with a client secret", "tenantId", "clientId", "clientSecret")
+        if value("useOidc") == "true":
+            found = require("with OIDC", "tenantId", "clientId")
+            for key in ("oidcToken", "oidcTokenFilePath"):
+                if value(key):
+                    return "oidc", {**found, key: value(key)}
+            if value("oidcRequestUrl") and value("oidcRequestToken"):
+                return "oidc", {
+                    **found,
+                    "oidcRequestUrl": value("oidcRequestUrl"),
+                    "oidcRequestToken": value("oidcRequestToken"),
+                    "oidcAudience": value("oidcAudience") or DEFAULT_OIDC_AUDIENCE,
+                }
+            require("with OIDC", "oidcToken")  # raises: names the token to set
+        if value("useMsi") == "true":
+            return "msi", {"clientId": value("clientId")}
+        if shutil.which("az", path=environ.get("PATH")) is None:
+            raise RegistrationError(
+                "No Azure sign-in for registering resource providers: azure-native is not "
+                "configured for a service principal, OIDC or a managed identity, and the Azure "
+                "CLI (`az`), its fallback, is not on PATH. Set ARM_TENANT_ID and ARM_CLIENT_ID "
+                "with ARM_CLIENT_SECRET, or with ARM_USE_OIDC=true and ARM_OIDC_TOKEN (or "
+                "azure-native:* settings of the same names), or install the Azure CLI and run "
+                "`az login`."
+            )
+        return "cli", {"tenantId": value("tenantId")}
+
+    def github_oidc_token(url: str, request_token: str, audience: str) -> Callable[[], str]:
+        """Asks GitHub Actions for an OIDC token, as azure-native's token exchange does."""
+
+        def fetch() -> str:
+            parts = urllib.parse.urlsplit(url)
+            query = [*urllib.parse.parse_qsl(parts.query), ("audience", audience)]
+            request = urllib.request.Request(
+                parts._replace(query=urllib.parse.urlencode(query)).geturl(),
+                headers={"Accept": "application/json", "Authorization": f"Bearer {request_token}"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return str(json.loads(response.read())["value"])
+
+        return fetch
+
+    def oidc_assertion(found: dict[str, str]) -> Callable[[], str]:
+        """The OIDC token: as given, read from its file (each time: it may be renewed), or asked."""
+        if "oidcToken" in found:
+            token = found["oidcToken"]
+            return lambda: token
+        if "oidcTokenFilePath" in found:
+            path = found["oidcTokenFilePath"]
+
+            def read_token() -> str:
+                with open(path) as file:
+                    return file.read().strip()
+
+            return read_token
+        return github_oidc_token(
+            found["oidcRequestUrl"], found["oidcRequestToken"], found["oidcAudience"]
+        )
+
+    def build_credential(method: str, found: dict[str, str]) -> Any:
+        """The azure-identity credential for a :func:`credential_plan` result."""
+        from azure import identity
+
+        if method == "default":
+            return identity.DefaultAzureCredential()
+        if method == "certificate":
+            return identity.CertificateCredential(
+                found["tenantId"],
+                found["clientId"],
+                certificate_path=found["clientCertificatePath"],
+                password=found["password"] or None,
+            )
+        if method == "secret":
+            return identity.ClientSecretCredential(
+                found["tenantId"], found["clientId"], found["clientSecret"]
+            )
+        if method == "oidc":
+            return identity.ClientAssertionCredential(
+                found["tenantId"], found["clientId"], oidc_assertion(found)
+            )
+        if method == "msi":
+            return identity.ManagedIdentityCredential(client_id=found["clientId"] or None)
+        return identity.AzureCliCredential(tenant_id=found["tenantId"])
+
+    def build_client(
+        subscription_id: str, auth: Mapping[str, str], environ: Mapping[str, str]
+    ) -> ProvidersClient:
+        """The real client: ARM, signed in as azure-native is (see :func:`credential_plan`)."""
+        try:
             # azure-mgmt-resource 26 ships only the `resources` subpackage here.
             from azure.mgmt.resource.resources import ResourceManagementClient
         except ImportError as exc:
@@ -256,7 +412,8 @@ def _define_provider_code():  # return type inferred: it names classes local to 
                 f"azure-mgmt-resource in the Pulumi program's virtualenv ({exc}); "
                 "install requirements.txt."
             ) from None
-        return ResourceManagementClient(DefaultAzureCredential(), subscription_id)
+        credential = build_credential(*credential_plan(auth, environ))
+        return ResourceManagementClient(credential, subscription_id)
 
     def identity_of(id_: str, props: dict[str, Any]) -> tuple[str, str]:
         """(namespace, subscription_id) from the state, or else from the id."""
@@ -275,8 +432,20 @@ def _define_provider_code():  # return type inferred: it names classes local to 
             "/subscriptions/<subscription id>/providers/<namespace>."
         )
 
-    def outputs(namespace: str, subscription_id: str, state: str) -> dict[str, Any]:
-        return {NAMESPACE: namespace, SUBSCRIPTION_ID: subscription_id, REGISTRATION_STATE: state}
+    def outputs(
+        namespace: str, subscription_id: str, state: str, auth: Mapping[str, str]
+    ) -> dict[str, Any]:
+        return {
+            NAMESPACE: namespace,
+            SUBSCRIPTION_ID: subscription_id,
+            REGISTRATION_STATE: state,
+            AUTH: dict(auth),
+        }
+
+    def auth_of(props: Mapping[str, Any]) -> dict[str, str]:
+        """The non-secret azure-native settings a resource was given (none: the environment)."""
+        auth = props.get(AUTH)
+        return {str(k): str(v) for k, v in auth.items()} if isinstance(auth, dict) else {}
 
     class RegistrationProvider(pulumi.dynamic.ResourceProvider):
         """CRUD of a resource provider registration. Arguments other than defaults are for tests."""
@@ -298,13 +467,16 @@ def _define_provider_code():  # return type inferred: it names classes local to 
             self.timeout_seconds = timeout_seconds
             self.poll_interval_seconds = poll_interval_seconds
 
-        def _client(self, subscription_id: str) -> ProvidersClient:
-            factory = self.client_factory or build_client
-            return factory(subscription_id)
+        def _client(self, subscription_id: str, auth: Mapping[str, str]) -> ProvidersClient:
+            if self.client_factory is not None:
+                return self.client_factory(subscription_id)
+            return build_client(subscription_id, auth, os.environ)
 
-        def _register(self, namespace: str, subscription_id: str) -> dict[str, Any]:
+        def _register(
+            self, namespace: str, subscription_id: str, auth: Mapping[str, str]
+        ) -> dict[str, Any]:
             state = register_and_wait(
-                self._client(subscription_id),
+                self._client(subscription_id, auth),
                 namespace,
                 subscription_id,
                 timeout_seconds=self.timeout_seconds,
@@ -312,7 +484,7 @@ def _define_provider_code():  # return type inferred: it names classes local to 
                 sleep=self.sleep or time.sleep,
                 clock=self.clock or time.monotonic,
             )
-            return outputs(namespace, subscription_id, state)
+            return outputs(namespace, subscription_id, state, auth)
 
         def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
             failures = [
@@ -324,13 +496,14 @@ def _define_provider_code():  # return type inferred: it names classes local to 
 
         def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
             namespace, subscription_id = str(props[NAMESPACE]), str(props[SUBSCRIPTION_ID])
-            outs = self._register(namespace, subscription_id)
+            outs = self._register(namespace, subscription_id, auth_of(props))
             return pulumi.dynamic.CreateResult(resource_id(subscription_id, namespace), outs)
 
         def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
             namespace, subscription_id = identity_of(id_, props)
-            state = read_state(self._client(subscription_id), namespace, subscription_id)
-            return pulumi.dynamic.ReadResult(id_, outputs(namespace, subscription_id, state))
+            auth = auth_of(props)
+            state = read_state(self._client(subscription_id, auth), namespace, subscription_id)
+            return pulumi.dynamic.ReadResult(id_, outputs(namespace, subscription_id, state, auth))
 
         def diff(
             self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
@@ -344,6 +517,9 @@ def _define_provider_code():  # return type inferred: it names classes local to 
             if _olds.get(REGISTRATION_STATE) != REGISTERED:
                 # A refresh saw it unregistered (or mid-way): update registers it again.
                 return pulumi.dynamic.DiffResult(changes=True)
+            if auth_of(_olds) != auth_of(_news):
+                # Signs in another way from now on: an update records it (and checks the state).
+                return pulumi.dynamic.DiffResult(changes=True)
             return pulumi.dynamic.DiffResult(changes=False)
 
         def update(
@@ -351,7 +527,9 @@ def _define_provider_code():  # return type inferred: it names classes local to 
         ) -> pulumi.dynamic.UpdateResult:
             # Same as create: registers unless already Registered (idempotent), then waits.
             namespace, subscription_id = str(_news[NAMESPACE]), str(_news[SUBSCRIPTION_ID])
-            return pulumi.dynamic.UpdateResult(self._register(namespace, subscription_id))
+            return pulumi.dynamic.UpdateResult(
+                self._register(namespace, subscription_id, auth_of(_news))
+            )
 
         def delete(self, _id: str, _props: dict[str, Any]) -> None:
             # Deliberately does nothing to Azure: never unregister. A registration belongs to the
@@ -360,12 +538,26 @@ def _define_provider_code():  # return type inferred: it names classes local to 
             # resources of it exist. Removing this resource only drops it from the Pulumi state.
             return None
 
-    return RegistrationError, register_and_wait, read_state, resource_id, RegistrationProvider
+    return (
+        RegistrationError,
+        register_and_wait,
+        read_state,
+        resource_id,
+        credential_plan,
+        build_credential,
+        RegistrationProvider,
+    )
 
 
-RegistrationError, register_and_wait, read_state, resource_id, RegistrationProvider = (
-    _define_provider_code()
-)
+(
+    RegistrationError,
+    register_and_wait,
+    read_state,
+    resource_id,
+    credential_plan,
+    build_credential,
+    RegistrationProvider,
+) = _define_provider_code()
 
 
 class ResourceProviderRegistration(
@@ -373,9 +565,10 @@ class ResourceProviderRegistration(
 ):
     """``namespace`` registered on subscription ``subscription_id``; waits until ``Registered``.
 
-    Deleting it (or ``pulumi destroy``) leaves the registration in place. Deploying needs Azure
-    credentials that DefaultAzureCredential finds (``az login``, environment variables, OIDC),
-    with ``*/register/action`` on the subscription unless the namespace is already registered.
+    Deleting it (or ``pulumi destroy``) leaves the registration in place. Deploying signs in as
+    azure-native does (``auth``: the stack's non-secret ``azure-native:*`` settings; the rest,
+    secrets included, from the ``ARM_*`` variables; else ``az login``), and needs
+    ``*/register/action`` on the subscription unless the namespace is already registered.
     """
 
     namespace: pulumi.Output[str]
@@ -388,14 +581,19 @@ class ResourceProviderRegistration(
         *,
         subscription_id: pulumi.Input[str],
         namespace: pulumi.Input[str],
+        auth: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        secret = sorted(AZURE_NATIVE_SECRET_AUTH & set(auth or {}))
+        if secret:
+            raise ValueError(f"secret azure-native settings never become inputs: {secret}")
         super().__init__(
             RegistrationProvider(),
             resource_name,
             {
                 NAMESPACE: namespace,
                 SUBSCRIPTION_ID: subscription_id,
+                AUTH: dict(auth or {}),
                 # Declared so that the output exists on this object; the provider sets it.
                 REGISTRATION_STATE: None,
             },

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
@@ -30,13 +32,24 @@ from pulumi_internals import UNKNOWN  # what check and diff see for an input not
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "POLL_INTERVAL_SECONDS",
+    "REGISTRY_TIMEOUT_SECONDS",
     "REQUEST_TIMEOUT_SECONDS",
+    "ArmAccessGate",
+    "ArmGateProvider",
     "Fetch",
     "HttpReadinessGate",
     "ReadinessError",
     "ReadinessGateProvider",
+    "RegistryAccessError",
+    "RegistryAccessGate",
+    "RegistryGateProvider",
+    "container_groups_url",
     "fetch_url",
     "gate_id",
+    "granted_actions",
+    "registry_mode",
+    "wait_until_arm_allows",
+    "wait_until_granted",
     "wait_until_ready",
 ]
 
@@ -313,3 +326,523 @@ class HttpReadinessGate(pulumi.dynamic.Resource, module="http", name="ReadinessG
             },
             opts,
         )
+
+
+# --- the registry's token service: until the role has reached it -----------------------------
+
+REGISTRY_TIMEOUT_SECONDS = 900
+"""How long the registry gate waits for the role to take effect (judged: Azure role assignments
+usually take effect within minutes; the first live deploy measures it, docs/operations.md)."""
+
+ARM_ENDPOINT = "https://management.azure.com"
+# The first Microsoft.ContainerRegistry API version with `roleAssignmentMode` (Azure/bicep-types-az
+# generated/containerregistry/microsoft.containerregistry/2025-05-01-preview/types.md); the
+# installed azure-native's Registry uses 2023-01-01-preview, which cannot set or read it.
+REGISTRY_MODE_API_VERSION = "2025-05-01-preview"
+# The mode in which the built-in AcrPull and AcrPush roles are honoured, and the one in which they
+# are not (Microsoft Learn, "container-registry-rbac-abac-repository-permissions"; Azure/acr issue
+# 883 plans to make the latter the default).
+LEGACY_REGISTRY_PERMISSIONS = "LegacyRegistryPermissions"
+ABAC_REPOSITORY_PERMISSIONS = "AbacRepositoryPermissions"
+
+# Property names of the registry gate (inputs and outputs).
+SERVER = "server"
+REPOSITORY = "repository"
+ACTIONS = "actions"
+USERNAME = "username"
+PASSWORD = "password"  # an input only: never returned as an output
+REGISTRY_ID = "registry_id"
+AUTH = "auth"
+GRANTED = "granted"
+
+TENANT_ID = "tenant_id"
+# The API version of the connector's container group list: the stable one azure-native 2.x used
+# for Microsoft.ContainerInstance (pulumi_azure_native 3.29 containerinstance/container_group.py).
+CONTAINER_GROUPS_API_VERSION = "2023-05-01"
+
+PrincipalFetch = Callable[[str, str, str, str, float], tuple[int, str]]
+"""``fetch(url, tenant, client id, secret, timeout) -> (status, body)`` as that principal."""
+
+TokenFetch = Callable[[str, str, str, float], tuple[int, str]]
+"""``fetch(url, username, password, timeout) -> (status, body)``; raises OSError on no answer."""
+
+
+def _define_registry_gate_code():  # return type inferred: it names classes local to this function
+    """Define the code the pickled registry gate carries (see the module docstring)."""
+    import base64
+
+    from components.provider_registration import build_credential, credential_plan
+
+    class RegistryAccessError(Exception):
+        """The role did not reach the registry in time, or cannot; the message says what to do."""
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+            return None
+
+    def token_url(server: str, repository: str, actions: str) -> str:
+        """The registry's token endpoint for a repository scope (Azure/acr docs/AAD-OAuth.md,
+        "Catalog listing using SP/Admin with Basic Auth": GET /oauth2/token with Basic auth)."""
+        query = urllib.parse.urlencode(
+            {"service": server, "scope": f"repository:{repository}:{actions}"}
+        )
+        return f"https://{server}/oauth2/token?{query}"
+
+    def fetch_token(url: str, username: str, password: str, timeout: float) -> tuple[int, str]:
+        """GET ``url`` once with Basic auth; any HTTP status is returned, not raised."""
+        basic = base64.b64encode(f"{username}:{password}".encode()).decode()
+        opener = urllib.request.build_opener(NoRedirects())
+        request = urllib.request.Request(
+            url,
+            headers={
+                "Accept": "application/json",
+                "Authorization": f"Basic {basic}",
+                "User-Agent": "pulumi-registry-gate",
+            },
+        )
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                return response.status, response.read(MAX_BODY_BYTES).decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            error.close()
+            return error.code, ""
+
+    def granted_actions(body: str, repository: str) -> set[str]:
+        """The actions the access token in ``body`` grants on ``repository`` (its JWT claims:
+        ``access: [{type: repository, name, actions}]``, Azure/acr docs/AAD-OAuth.md)."""
+        try:
+            token = json.loads(body)["access_token"]
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return set()
+        granted: set[str] = set()
+        for entry in claims.get("access") or []:
+            if entry.get("type") == "repository" and entry.get("name") == repository:
+                granted.update(str(action) for action in entry.get("actions") or [])
+        return granted
+
+    def not_granted_message(
+        server: str, repository: str, actions: str, username: str, timeout: float, last: str
+    ) -> str:
+        return (
+            f"The registry {server} did not grant {actions} on repository {repository} to the "
+            f"service principal {username} within {timeout:g} s; last answer: {last}. Its role "
+            "assignment may still be reaching the registry: run `pulumi up` again. If it keeps "
+            "failing, check the assignment (`az role assignment list --assignee "
+            f"{username} --all`) and that the registry's role assignment permissions mode is "
+            f"{LEGACY_REGISTRY_PERMISSIONS} ('RBAC Registry Permissions'): in "
+            f"{ABAC_REPOSITORY_PERMISSIONS} the built-in AcrPull and AcrPush roles are not "
+            "honoured."
+        )
+
+    def wait_until_granted(
+        server: str,
+        repository: str,
+        actions: str,
+        username: str,
+        password: str,
+        *,
+        timeout_seconds: float = REGISTRY_TIMEOUT_SECONDS,
+        fetch: TokenFetch = fetch_token,
+        poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> list[str]:
+        """Ask the token service until its token grants every one of ``actions``.
+
+        Returns the granted actions. A 401 (the password or the role not there yet), a token
+        without the actions, and no answer all mean "not yet"; raises RegistryAccessError after
+        ``timeout_seconds``.
+        """
+        wanted = set(actions.split(","))
+        url = token_url(server, repository, actions)
+        deadline = clock() + timeout_seconds
+        while True:
+            try:
+                status, body = fetch(url, username, password, request_timeout_seconds)
+            except (OSError, http.client.HTTPException) as error:
+                last = f"no answer ({type(error).__name__})"
+            else:
+                granted = granted_actions(body, repository) if status == 200 else set()
+                # "*" grants every action (the registry's own claim sets use it).
+                if wanted <= granted or "*" in granted:
+                    return sorted(granted)
+                last = f"HTTP {status}" + (
+                    f", a token granting only {sorted(granted) or 'nothing'}"
+                    if status == 200
+                    else ""
+                )
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise RegistryAccessError(
+                    not_granted_message(
+                        server, repository, actions, username, timeout_seconds, last
+                    )
+                )
+            sleep(min(poll_interval_seconds, remaining))
+
+    def get_with_token(url: str, token: str, timeout: float) -> tuple[int, str]:
+        """GET an ARM URL with a bearer token; any HTTP status is returned, not raised."""
+        request = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read(MAX_BODY_BYTES).decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            error.close()
+            return error.code, ""
+
+    def arm_get(url: str, auth: dict[str, str], timeout: float) -> tuple[int, str]:
+        """GET an ARM URL, signed in as azure-native is (components/provider_registration.py).
+
+        A credential that gets no token is answered as a 401: the registration, which signs in
+        the same way, has reported it already.
+        """
+        from azure.core.exceptions import AzureError
+
+        try:
+            credential = build_credential(*credential_plan(auth, os.environ))
+            token = credential.get_token(f"{ARM_ENDPOINT}/.default").token
+        except AzureError:
+            return 401, ""
+        return get_with_token(url, token, timeout)
+
+    def get_as_principal(
+        url: str, tenant_id: str, client_id: str, client_secret: str, timeout: float
+    ) -> tuple[int, str]:
+        """GET an ARM URL as a service principal. Entra refusing a password it does not know
+        yet (a new one takes a moment to replicate) is answered as a 401."""
+        from azure.core.exceptions import AzureError, ClientAuthenticationError
+        from azure.identity import ClientSecretCredential
+
+        credential = ClientSecretCredential(tenant_id, client_id, client_secret)
+        try:
+            token = credential.get_token(f"{ARM_ENDPOINT}/.default").token
+        except ClientAuthenticationError:
+            return 401, ""
+        except AzureError as error:  # Entra not reached: no answer, as a network error is
+            raise OSError(type(error).__name__) from None
+        return get_with_token(url, token, timeout)
+
+    def wait_until_arm_allows(
+        url: str,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout_seconds: float = REGISTRY_TIMEOUT_SECONDS,
+        fetch: PrincipalFetch = get_as_principal,
+        poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> int:
+        """GET ``url`` as the service principal until ARM answers 200, and return 200.
+
+        A 401 (the password not there yet) or 403 (the role not there yet), any other status and
+        no answer mean "not yet"; raises RegistryAccessError after ``timeout_seconds``.
+        """
+        deadline = clock() + timeout_seconds
+        while True:
+            try:
+                status, _body = fetch(
+                    url, tenant_id, client_id, client_secret, REQUEST_TIMEOUT_SECONDS
+                )
+            except (OSError, http.client.HTTPException) as error:
+                last = f"no answer ({type(error).__name__})"
+            else:
+                if status == 200:
+                    return status
+                last = f"HTTP {status}"
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise RegistryAccessError(
+                    f"Azure Resource Manager did not let the service principal {client_id} "
+                    f"GET {url} within {timeout_seconds:g} s; last answer: {last}. Its role "
+                    "assignment may still be on its way: run `pulumi up` again. If it keeps "
+                    f"failing, check the assignment (`az role assignment list --assignee "
+                    f"{client_id} --all`)."
+                )
+            sleep(min(poll_interval_seconds, remaining))
+
+    def registry_mode(
+        registry_id: str,
+        auth: dict[str, str],
+        get: Callable[[str, dict[str, str], float], tuple[int, str]] = arm_get,
+    ) -> str | None:
+        """The registry's role assignment mode, or None when ARM does not say."""
+        status, body = get(
+            f"{ARM_ENDPOINT}{registry_id}?api-version={REGISTRY_MODE_API_VERSION}",
+            auth,
+            REQUEST_TIMEOUT_SECONDS,
+        )
+        if status != 200:
+            return None
+        try:
+            mode = json.loads(body)["properties"].get("roleAssignmentMode")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return str(mode) if mode else None
+
+    def require_legacy_mode(registry_id: str, mode: str | None) -> None:
+        """Stop at once, naming the fix, when the registry does not honour AcrPull and AcrPush."""
+        if mode is None or mode == LEGACY_REGISTRY_PERMISSIONS:
+            return
+        raise RegistryAccessError(
+            f"The registry {registry_id} has role assignment permissions mode {mode!r}, in which "
+            "the built-in AcrPush and AcrPull roles this stack assigns are not honoured. Set it "
+            f"to {LEGACY_REGISTRY_PERMISSIONS} ('RBAC Registry Permissions' in the portal's "
+            "Properties), then run `pulumi up` again: az resource update --ids "
+            f"{registry_id} --set properties.roleAssignmentMode={LEGACY_REGISTRY_PERMISSIONS} "
+            f"--api-version {REGISTRY_MODE_API_VERSION}"
+        )
+
+    class RegistryGateProvider(pulumi.dynamic.ResourceProvider):
+        """Create and update wait for the grant. Arguments other than defaults are for tests."""
+
+        def __init__(
+            self,
+            *,
+            fetch: TokenFetch | None = None,
+            arm: Callable[[str, dict[str, str], float], tuple[int, str]] | None = None,
+            sleep: Callable[[float], None] | None = None,
+            clock: Callable[[], float] | None = None,
+            poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        ) -> None:
+            super().__init__()
+            self.fetch = fetch
+            self.arm = arm
+            self.sleep = sleep
+            self.clock = clock
+            self.poll_interval_seconds = poll_interval_seconds
+
+        def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
+            registry_id = str(props.get(REGISTRY_ID) or "")
+            auth = {str(k): str(v) for k, v in (props.get(AUTH) or {}).items()}
+            if registry_id:
+                require_legacy_mode(
+                    registry_id, registry_mode(registry_id, auth, self.arm or arm_get)
+                )
+            timeout = float(props.get(TIMEOUT_SECONDS) or REGISTRY_TIMEOUT_SECONDS)
+            granted = wait_until_granted(
+                str(props[SERVER]),
+                str(props[REPOSITORY]),
+                str(props[ACTIONS]),
+                str(props[USERNAME]),
+                str(props[PASSWORD]),
+                timeout_seconds=timeout,
+                fetch=self.fetch or fetch_token,
+                poll_interval_seconds=self.poll_interval_seconds,
+                sleep=self.sleep or time.sleep,
+                clock=self.clock or time.monotonic,
+            )
+            # Everything but the password, which stays an input (a secret in the state).
+            outs = {key: value for key, value in props.items() if key != PASSWORD}
+            return {**outs, TIMEOUT_SECONDS: timeout, GRANTED: granted}
+
+        def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+            outs = self._wait(props)
+            return pulumi.dynamic.CreateResult(
+                f"{outs[SERVER]}/{outs[REPOSITORY]}:{outs[ACTIONS]}#{outs[REVISION]}", outs
+            )
+
+        def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+            # A refresh keeps what create saw: whether the grant still holds is for `pulumi up`.
+            return pulumi.dynamic.ReadResult(id_, dict(props))
+
+        def diff(
+            self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+        ) -> pulumi.dynamic.DiffResult:
+            keys = (SERVER, REPOSITORY, ACTIONS, USERNAME, REVISION, REGISTRY_ID)
+            changed = [key for key in keys if _olds.get(key) != _news.get(key)]
+            # An update, never a replace: the gate owns nothing, it only waits again.
+            return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[])
+
+        def update(
+            self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+        ) -> pulumi.dynamic.UpdateResult:
+            return pulumi.dynamic.UpdateResult(self._wait(_news))
+
+        def delete(self, _id: str, _props: dict[str, Any]) -> None:
+            return None  # nothing exists outside the Pulumi state
+
+    class ArmGateProvider(pulumi.dynamic.ResourceProvider):
+        """Create and update wait until ARM lets the principal read. Arguments are for tests."""
+
+        def __init__(
+            self,
+            *,
+            fetch: PrincipalFetch | None = None,
+            sleep: Callable[[float], None] | None = None,
+            clock: Callable[[], float] | None = None,
+            poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        ) -> None:
+            super().__init__()
+            self.fetch = fetch
+            self.sleep = sleep
+            self.clock = clock
+            self.poll_interval_seconds = poll_interval_seconds
+
+        def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
+            timeout = float(props.get(TIMEOUT_SECONDS) or REGISTRY_TIMEOUT_SECONDS)
+            status = wait_until_arm_allows(
+                str(props[URL]),
+                str(props[TENANT_ID]),
+                str(props[USERNAME]),
+                str(props[PASSWORD]),
+                timeout_seconds=timeout,
+                fetch=self.fetch or get_as_principal,
+                poll_interval_seconds=self.poll_interval_seconds,
+                sleep=self.sleep or time.sleep,
+                clock=self.clock or time.monotonic,
+            )
+            outs = {key: value for key, value in props.items() if key != PASSWORD}
+            return {**outs, TIMEOUT_SECONDS: timeout, STATUS: status}
+
+        def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+            outs = self._wait(props)
+            return pulumi.dynamic.CreateResult(gate_id(outs[URL], outs[REVISION]), outs)
+
+        def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+            return pulumi.dynamic.ReadResult(id_, dict(props))
+
+        def diff(
+            self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+        ) -> pulumi.dynamic.DiffResult:
+            keys = (URL, TENANT_ID, USERNAME, REVISION)
+            changed = [key for key in keys if _olds.get(key) != _news.get(key)]
+            return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[])
+
+        def update(
+            self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+        ) -> pulumi.dynamic.UpdateResult:
+            return pulumi.dynamic.UpdateResult(self._wait(_news))
+
+        def delete(self, _id: str, _props: dict[str, Any]) -> None:
+            return None
+
+    return (
+        RegistryAccessError,
+        fetch_token,
+        granted_actions,
+        wait_until_granted,
+        registry_mode,
+        wait_until_arm_allows,
+        RegistryGateProvider,
+        ArmGateProvider,
+    )
+
+
+(
+    RegistryAccessError,
+    fetch_token,
+    granted_actions,
+    wait_until_granted,
+    registry_mode,
+    wait_until_arm_allows,
+    RegistryGateProvider,
+    ArmGateProvider,
+) = _define_registry_gate_code()
+
+
+class RegistryAccessGate(pulumi.dynamic.Resource, module="azure", name="RegistryAccessGate"):
+    """Done once the registry's token service grants ``actions`` to the credential.
+
+    A role assignment takes a while to reach the registry; building or pulling before it has is
+    refused. This asks the service that enforces it (a token request with the credential itself)
+    until it grants the actions, instead of sleeping a fixed time. With ``registry_id`` it first
+    reads the registry's role assignment permissions mode through ARM and stops, naming the fix,
+    when it does not honour the built-in roles (the installed azure-native cannot pin it).
+    ``revision`` changes with the password or the assignment, and the wait runs again.
+    """
+
+    granted: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        server: pulumi.Input[str],
+        repository: str,
+        actions: str,
+        username: pulumi.Input[str],
+        password: pulumi.Input[str],
+        revision: pulumi.Input[str],
+        registry_id: pulumi.Input[str] = "",
+        auth: Mapping[str, str] | None = None,
+        timeout_seconds: int = REGISTRY_TIMEOUT_SECONDS,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            RegistryGateProvider(),
+            resource_name,
+            {
+                SERVER: server,
+                REPOSITORY: repository,
+                ACTIONS: actions,
+                USERNAME: username,
+                PASSWORD: pulumi.Output.secret(password),
+                REVISION: revision,
+                REGISTRY_ID: registry_id,
+                AUTH: dict(auth or {}),
+                TIMEOUT_SECONDS: timeout_seconds,
+                GRANTED: None,
+            },
+            opts,
+        )
+
+
+class ArmAccessGate(pulumi.dynamic.Resource, module="azure", name="ArmAccessGate"):
+    """Done once Azure Resource Manager answers ``GET url`` with 200 for the service principal.
+
+    For the ACI connector's credential: ARM applies a new role assignment after a while, and the
+    connector's first container group would be refused before. This lists the container groups
+    in its resource group as the connector would, until its role lets it, instead of sleeping a
+    fixed time. ``revision`` changes with the password or the assignment, and the wait runs again.
+    """
+
+    status: pulumi.Output[int]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        url: pulumi.Input[str],
+        tenant_id: pulumi.Input[str],
+        username: pulumi.Input[str],
+        password: pulumi.Input[str],
+        revision: pulumi.Input[str],
+        timeout_seconds: int = REGISTRY_TIMEOUT_SECONDS,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            ArmGateProvider(),
+            resource_name,
+            {
+                URL: url,
+                TENANT_ID: tenant_id,
+                USERNAME: username,
+                PASSWORD: pulumi.Output.secret(password),
+                REVISION: revision,
+                TIMEOUT_SECONDS: timeout_seconds,
+                STATUS: None,
+            },
+            opts,
+        )
+
+
+def container_groups_url(
+    subscription_id: pulumi.Input[str], resource_group_name: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """The ARM list of container groups in a resource group: what the connector reads first."""
+    return pulumi.Output.concat(
+        ARM_ENDPOINT,
+        "/subscriptions/",
+        subscription_id,
+        "/resourceGroups/",
+        resource_group_name,
+        f"/providers/Microsoft.ContainerInstance/containerGroups?api-version="
+        f"{CONTAINER_GROUPS_API_VERSION}",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -15,13 +17,32 @@ from settings import CredentialSettings
 # next `pulumi up` does not lock anything out.
 ROTATION_GRACE_DAYS = 30
 
-# How long a new password and role assignment get to propagate before anything uses them.
-PROPAGATION_DELAY = "60s"
-
 # Built-in role ids are the same in every subscription.
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+
+
+# The namespace of the names derived below. Never change it: every deployed role assignment and
+# role definition is named from it, and a new namespace would replace them all.
+NAME_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "gke-aci:azure-object-names")
+
+
+def stable_name(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A GUID derived from the stack and ``parts``: the same on every run, unique per stack.
+
+    Role assignments and role definitions are named by a GUID. A random one would make a run that
+    stopped after Azure created the object, but before Pulumi recorded it, fail on retry with
+    RoleAssignmentExists or RoleDefinitionWithSameNameExists; a derived one names the very object
+    that exists (docs/decisions/0018-fresh-subscription-azure.md). ARM ids are case-insensitive,
+    so the parts are compared in lowercase.
+    """
+    stack = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+    return pulumi.Output.all(*parts).apply(
+        lambda values: str(
+            uuid.uuid5(NAME_NAMESPACE, "|".join([stack, *(str(v).lower() for v in values)]))
+        )
+    )
 
 
 def role_definition_id(
@@ -37,11 +58,33 @@ def role_definition_id(
 
 
 @dataclass(frozen=True)
+class IssuedCredential:
+    """A new credential, before anything knows its role has taken effect."""
+
+    client_id: pulumi.Output[str]
+    # Secret.
+    client_secret: pulumi.Output[str]
+    # Changes when the password or the role assignment does.
+    revision: pulumi.Output[str]
+
+
+# Makes, as a child of ``parent``, a resource that is done once the service that enforces the role
+# honours the credential (components/readiness_gate.py RegistryAccessGate).
+PropagationCheck = Callable[[str, IssuedCredential, pulumi.Resource], pulumi.CustomResource]
+
+
+@dataclass(frozen=True)
 class ScopedServicePrincipalArgs:
     display_name: str
     role_definition_id: pulumi.Input[str]
     scope: pulumi.Input[str]
     credentials: CredentialSettings
+    # Object ids of the application's and service principal's owners: the deployer, so that an
+    # identity allowed only to manage what it owns can add, rotate and delete the password.
+    owners: Sequence[pulumi.Input[str]]
+    # How to learn that the role has reached the service that enforces it, by asking that
+    # service with the credential (docs/decisions/0018-fresh-subscription-azure.md).
+    propagation_check: PropagationCheck
 
 
 class ScopedServicePrincipal(pulumi.ComponentResource):
@@ -72,9 +115,15 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         super().__init__("gke-aci:azuread:ScopedServicePrincipal", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        application = azuread.Application(name, display_name=args.display_name, opts=child)
+        # Without owners the provider makes the caller a temporary owner and removes it after
+        # creation (terraform-provider-azuread v3 application_resource.go and
+        # service_principal_resource.go), so a deployer without a directory-wide role could no
+        # longer add, rotate or delete the password.
+        application = azuread.Application(
+            name, display_name=args.display_name, owners=list(args.owners), opts=child
+        )
         service_principal = azuread.ServicePrincipal(
-            name, client_id=application.client_id, opts=child
+            name, client_id=application.client_id, owners=list(args.owners), opts=child
         )
         rotation = pulumiverse_time.Rotating(
             name, rotation_days=args.credentials.rotation_days, opts=child
@@ -97,24 +146,29 @@ class ScopedServicePrincipal(pulumi.ComponentResource):
         )
         role_assignment = authorization.RoleAssignment(
             name,
+            role_assignment_name=stable_name(
+                args.scope, service_principal.object_id, args.role_definition_id
+            ),
             principal_id=service_principal.object_id,
             # A new service principal takes a while to replicate; naming its type lets ARM skip
             # the directory look-up that otherwise fails with PrincipalNotFound.
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=args.role_definition_id,
             scope=args.scope,
-            opts=child,
+            # ARM refuses a second assignment of the same role to the same principal at the same
+            # scope, so a replacement (a new name) must delete the old one first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
         self.client_id = application.client_id
         # Entra ID and ARM take a while to make a new password and role assignment usable
         # everywhere; a first push or sign-in straight after creation is often refused.
-        propagation = pulumiverse_time.Sleep(
-            name,
-            create_duration=PROPAGATION_DELAY,
-            triggers={"password": password.key_id, "assignment": role_assignment.id},
-            opts=child,
+        issued = IssuedCredential(
+            client_id=application.client_id,
+            client_secret=pulumi.Output.secret(password.value),
+            revision=pulumi.Output.concat(password.key_id, "/", role_assignment.id),
         )
+        propagation = args.propagation_check(name, issued, self)
         # The credential is of use only once its role is granted and both have propagated, so
         # it resolves after that: whatever signs in with it waits through the value itself.
         self.client_secret = pulumi.Output.secret(

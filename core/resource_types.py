@@ -107,6 +107,8 @@ TIME_SLEEP: Final = "time:index/sleep:Sleep"
 TLS_PRIVATE_KEY: Final = "tls:index/privateKey:PrivateKey"
 TLS_SELF_SIGNED_CERT: Final = "tls:index/selfSignedCert:SelfSignedCert"
 READINESS_GATE: Final = "pulumi-python:dynamic/http:ReadinessGate"
+REGISTRY_ACCESS_GATE: Final = "pulumi-python:dynamic/azure:RegistryAccessGate"
+ARM_ACCESS_GATE: Final = "pulumi-python:dynamic/azure:ArmAccessGate"
 POD: Final = "kubernetes:core/v1:Pod"
 DEPLOYMENT: Final = "kubernetes:apps/v1:Deployment"
 SERVICE: Final = "kubernetes:core/v1:Service"
@@ -289,15 +291,28 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
     TIME_OFFSET: ResourceType(Cloud.LOCAL, 0, _LOCAL, computed=("rfc3339",)),
     TIME_SLEEP: ResourceType(
         Cloud.LOCAL,
-        60,
-        "its createDuration: 60 s for a credential's role assignment "
-        "(components/service_principal.py), 30 s for the connector's role definition "
-        "(components/container_group_role.py); the longer is counted",
+        30,
+        "its createDuration: 30 s for the connector's role definition "
+        "(components/container_group_role.py)",
     ),
     TLS_PRIVATE_KEY: ResourceType(
         Cloud.LOCAL, 1, _LOCAL, computed=("privateKeyPem", "publicKeyPem")
     ),
     TLS_SELF_SIGNED_CERT: ResourceType(Cloud.LOCAL, 1, _LOCAL, computed=("certPem",)),
+    REGISTRY_ACCESS_GATE: ResourceType(
+        Cloud.AZURE,
+        60,
+        "judged: asks the registry's token service every 10 s until the new credential's role "
+        "reaches it, usually within a minute or two (waits up to 15 min)",
+        computed=("granted",),
+    ),
+    ARM_ACCESS_GATE: ResourceType(
+        Cloud.AZURE,
+        60,
+        "judged: asks ARM every 10 s, as the connector's credential, until its role reaches "
+        "ARM, usually within a minute or two (waits up to 15 min)",
+        computed=("status",),
+    ),
     READINESS_GATE: ResourceType(
         Cloud.LOCAL,
         30,

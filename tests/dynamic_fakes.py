@@ -16,8 +16,8 @@ from typing import Any
 import dill
 import pulumi
 from fake_cloud import FakeCloud
-from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime._serialization import _deserialize, _serialize
+
+from pulumi_internals import deserialize_in_context, serialize_in_context, serialize_provider
 
 
 @dataclass
@@ -37,13 +37,13 @@ class FakeTime:
 
 def serialize(provider: object) -> str:
     """What pulumi.dynamic.Resource.__init__ stores as `__provider`."""
-    serialized, _contains_secrets = _serialize(True, serialize_provider, provider)
+    serialized, _contains_secrets = serialize_in_context(True, serialize_provider, provider)
     return serialized
 
 
 def deserialize(serialized: str) -> Any:
     """What pulumi/dynamic/__main__.py get_provider does."""
-    return _deserialize(lambda: dill.loads(base64.b64decode(serialized)))
+    return deserialize_in_context(lambda: dill.loads(base64.b64decode(serialized)))
 
 
 def run_isolated(script: str, stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -36,6 +36,8 @@ PROGRAM = PROJECT_DIR / "__main__.py"
 # What the fake cloud hands out. Secret values are distinctive so tests can search for them.
 SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
 TENANT_ID = "55555555-6666-7777-8888-999999999999"
+# The identity that runs `pulumi up`, as Entra ID knows it.
+DEPLOYER_OBJECT_ID = "dddddddd-0000-0000-0000-00000000000a"
 
 
 def client_id_of(name: str) -> str:
@@ -103,6 +105,13 @@ class FakeCloud(mocks.Mocks):
                 "clientId": "cccccccc-0000-0000-0000-000000000009",
                 "objectId": "dddddddd-0000-0000-0000-00000000000a",
                 "subscriptionId": SUBSCRIPTION_ID,
+                "tenantId": TENANT_ID,
+            }, []
+        if args.token == "azuread:index/getClientConfig:getClientConfig":
+            return {
+                "clientId": "cccccccc-0000-0000-0000-000000000009",
+                "id": DEPLOYER_OBJECT_ID,
+                "objectId": DEPLOYER_OBJECT_ID,
                 "tenantId": TENANT_ID,
             }, []
         if args.token == "azure-native:cosmosdb:listDatabaseAccountConnectionStrings":
@@ -198,12 +207,14 @@ def _password(_inputs: dict[str, Any], name: str) -> Computed:
 
 
 def _role_assignment(inputs: dict[str, Any], name: str) -> Computed:
-    guid = f"{name}-assignment-guid"
+    guid = inputs.get("roleAssignmentName") or f"{name}-assignment-guid"
     return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
 
 
 def _role_definition(inputs: dict[str, Any], name: str) -> Computed:
-    guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"role-definition/{name}"))
+    guid = inputs.get("roleDefinitionId") or str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"role-definition/{name}")
+    )
     return {"name": guid}, f"{inputs['scope']}/providers/Microsoft.Authorization/{guid}"
 
 
@@ -300,6 +311,16 @@ COMPUTED: dict[str, ComputeRule] = {
     types.TLS_PRIVATE_KEY: _private_key,
     types.TLS_SELF_SIGNED_CERT: lambda _i, _n: ({"certPem": TLS_CERT}, "self-signed-cert"),
     types.READINESS_GATE: _readiness_gate,
+    # ARM let the connector's credential read.
+    types.ARM_ACCESS_GATE: lambda inputs, _n: (
+        {"status": 200},
+        f"{inputs['url']}#{inputs['revision']}",
+    ),
+    # The registry's token service granted what was asked.
+    types.REGISTRY_ACCESS_GATE: lambda inputs, _n: (
+        {"granted": sorted(inputs["actions"].split(","))},
+        f"{inputs['server']}/{inputs['repository']}:{inputs['actions']}#{inputs['revision']}",
+    ),
     types.PROVIDER_REGISTRATION: _provider_registration,
     types.POD: _pod,
     types.DEPLOYMENT: _deployment,

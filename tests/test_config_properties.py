@@ -10,8 +10,9 @@ from fake_cloud import BASE_CONFIG, attempt_program, reveal
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from core.aci_rules.regions import ACI_REGIONS
 from policy.policies import evaluate
-from settings import ACI_REGIONS, ConfigError, declared_settings, load_settings
+from settings import ConfigError, declared_settings, load_settings, provider_config_keys
 
 LOWER = string.ascii_lowercase
 SLOW = settings(
@@ -172,7 +173,25 @@ def test_an_undeclared_project_key_is_an_error_naming_it(name: str) -> None:
 
 
 @SLOW
-@given(st.sampled_from(["gcp", "azure-native", "kubernetes", "pulumi", "gke-aci-x"]), KEY_NAME)
-def test_keys_of_other_namespaces_are_never_checked(namespace: str, name: str) -> None:
+@given(st.sampled_from(["kubernetes", "pulumi", "gke-aci-x", "azuread"]), KEY_NAME)
+def test_keys_of_namespaces_the_program_does_not_read_are_never_checked(
+    namespace: str, name: str
+) -> None:
     settings_ = load_settings(BASE_CONFIG.get, keys=[*BASE_CONFIG, f"{namespace}:{name}"])
     assert settings_ == load_settings(BASE_CONFIG.get)
+
+
+@SLOW
+@given(st.sampled_from(["gcp", "azure-native"]), KEY_NAME)
+def test_a_provider_key_is_accepted_exactly_when_the_provider_reads_it(
+    namespace: str, name: str
+) -> None:
+    key = f"{namespace}:{name}"
+    try:
+        load_settings(BASE_CONFIG.get, keys=[*BASE_CONFIG, key])
+    except ConfigError as error:
+        [problem] = error.problems
+        assert problem.startswith(f"{key}: not a setting of the {namespace} provider; ")
+        assert name not in provider_config_keys(namespace)
+    else:
+        assert name in provider_config_keys(namespace)

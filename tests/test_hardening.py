@@ -11,6 +11,7 @@ from fake_cloud import (
     UNKNOWN,
     Deployment,
     Registration,
+    is_secret,
     reveal,
     run_program,
 )
@@ -32,6 +33,9 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SLEEP = "time:index/sleep:Sleep"
+REGISTRY_GATE = "pulumi-python:dynamic/azure:RegistryAccessGate"
+ARM_GATE = "pulumi-python:dynamic/azure:ArmAccessGate"
+APPLICATION = "azuread:index/application:Application"
 REGISTRATION = "pulumi-python:dynamic/azure:ResourceProviderRegistration"
 
 # The Azure calls the connector makes (virtual-kubelet/azure-aci v1.6.4 pkg/client/client_apis.go:
@@ -120,24 +124,56 @@ def test_passwords_rotate_on_a_schedule_with_a_bounded_lifetime(
     assert stack.one(PASSWORD, identity).all_dependencies() >= {rotation.urn, expiry.urn}
 
 
-@pytest.mark.parametrize("identity", ["aci-connector", "app-push", "app-pull"])
-def test_credentials_are_used_only_after_they_propagate(stack: Deployment, identity: str) -> None:
-    [propagation] = [
-        s for s in stack.of_type(SLEEP) if s.name == identity and "password" in s.inputs["triggers"]
-    ]
-    assert propagation.inputs["createDuration"] == "60s"
-    assert propagation.inputs["triggers"] == {
-        "password": output(stack.one(PASSWORD, identity), "keyId"),
-        "assignment": stack.one(ROLE_ASSIGNMENT, identity).id,
-    }
-    # Everything that signs in with the password (connector Secret, image push, pull Secret)
-    # waits for the propagation through the value.
-    users = {
-        "aci-connector": ("kubernetes:core/v1:Secret", "aci-connector-azure"),
-        "app-push": ("docker-build:index:Image", "app"),
-        "app-pull": ("kubernetes:core/v1:Secret", "todo-registry"),
-    }
-    assert propagation.urn in stack.one(*users[identity]).all_dependencies()
+# Everything that signs in with a password (connector Secret, image push, pull Secret).
+CREDENTIAL_USERS = {
+    "aci-connector": ("kubernetes:core/v1:Secret", "aci-connector-azure"),
+    "app-push": ("docker-build:index:Image", "app"),
+    "app-pull": ("kubernetes:core/v1:Secret", "todo-registry"),
+}
+
+
+def test_the_connector_credential_is_used_only_once_arm_lets_it_read(stack: Deployment) -> None:
+    # Not a fixed sleep: ARM is asked, as the connector, for its resource group's container groups.
+    assert not [s for s in stack.of_type(SLEEP) if "password" in s.inputs["triggers"]]
+    gate = stack.one(ARM_GATE, "aci-connector")
+    group = output(stack.one(GROUP), "name")
+    assert gate.inputs["url"] == (
+        f"https://management.azure.com/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{group}"
+        "/providers/Microsoft.ContainerInstance/containerGroups?api-version=2023-05-01"
+    )
+    assert gate.inputs["username"] == output(stack.one(APPLICATION, "aci-connector"), "clientId")
+    assert is_secret(gate.inputs["password"])
+    assert gate.inputs["revision"] == (
+        f"{output(stack.one(PASSWORD, 'aci-connector'), 'keyId')}/"
+        f"{stack.one(ROLE_ASSIGNMENT, 'aci-connector').id}"
+    )
+    # Listing container groups needs Microsoft.ContainerInstance registered.
+    assert stack.one(REGISTRATION, "container-instance").urn in gate.dependencies
+    # The connector's Secret waits for the gate through the value.
+    assert gate.urn in stack.one(*CREDENTIAL_USERS["aci-connector"]).all_dependencies()
+
+
+@pytest.mark.parametrize(("identity", "actions"), [("app-push", "pull,push"), ("app-pull", "pull")])
+def test_registry_credentials_are_used_only_once_the_registry_grants_them(
+    stack: Deployment, identity: str, actions: str
+) -> None:
+    # Not a fixed sleep: the registry's token service is asked until it grants the actions.
+    assert not [s for s in stack.of_type(SLEEP) if s.name == identity]
+    gate = stack.one(REGISTRY_GATE, identity)
+    registry = stack.one("azure-native:containerregistry:Registry")
+    assert gate.inputs["server"] == output(registry, "loginServer")
+    assert (gate.inputs["repository"], gate.inputs["actions"]) == ("todo", actions)
+    assert gate.inputs["username"] == output(stack.one(APPLICATION, identity), "clientId")
+    assert is_secret(gate.inputs["password"])
+    assert reveal(gate.inputs["password"]) == output(stack.one(PASSWORD, identity), "value")
+    # A new password or assignment is asked about again.
+    assert gate.inputs["revision"] == (
+        f"{output(stack.one(PASSWORD, identity), 'keyId')}/"
+        f"{stack.one(ROLE_ASSIGNMENT, identity).id}"
+    )
+    # Only the push gate reads the registry's permission mode (once is enough).
+    assert gate.inputs["registry_id"] == (registry.id if identity == "app-push" else "")
+    assert gate.urn in stack.one(*CREDENTIAL_USERS[identity]).all_dependencies()
 
 
 def test_rotation_settings_reach_every_password() -> None:

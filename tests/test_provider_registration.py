@@ -24,7 +24,7 @@ from components.provider_registration import (
 
 NAMESPACE = "Microsoft.ContainerInstance"
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
-PROPS = {"namespace": NAMESPACE, "subscription_id": SUBSCRIPTION}
+PROPS = {"namespace": NAMESPACE, "subscription_id": SUBSCRIPTION, "auth": {}}
 ID = f"/subscriptions/{SUBSCRIPTION}/providers/{NAMESPACE}"
 MANUAL = f"az provider register --namespace {NAMESPACE}"
 
@@ -254,7 +254,9 @@ def test_missing_credentials_say_how_to_sign_in() -> None:
 
     message = str(excinfo.value)
     assert "az login" in message
-    assert "AZURE_CLIENT_ID" in message
+    # azure-native's variables: the registration signs in as azure-native does.
+    assert "ARM_CLIENT_ID" in message
+    assert "ARM_USE_OIDC" in message
     assert "AzureCliCredential: not found" in message
     assert MANUAL in message
 

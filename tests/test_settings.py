@@ -11,8 +11,8 @@ import yaml
 from fake_cloud import BASE_CONFIG, PROJECT_DIR, attempt_program
 
 import settings as settings_module
+from core.aci_rules.regions import ACI_REGIONS, SOVEREIGN_CLOUD_REGIONS
 from settings import (
-    ACI_REGIONS,
     DEFAULT_NODE_GUARD_IMAGE,
     AciQuota,
     AppPlacement,
@@ -230,10 +230,23 @@ def test_all_problems_are_reported_in_one_error() -> None:
     assert [p.split(":")[1] for p in found] == ["nodeCount", "appPort"]
 
 
-def test_the_connector_region_list_is_upstreams() -> None:
-    # 54 regions in virtual-kubelet/azure-aci v1.6.4 pkg/provider/aci.go validAciRegions.
-    assert len(ACI_REGIONS) == 54
+def test_the_connector_region_list_is_upstreams_public_cloud_part() -> None:
+    # 54 regions in virtual-kubelet/azure-aci v1.6.4 pkg/provider/aci.go validAciRegions, less
+    # the 5 of the US Government and China clouds, which the connector cannot sign in to.
+    assert len(ACI_REGIONS) == 49
+    assert len(ACI_REGIONS | SOVEREIGN_CLOUD_REGIONS) == 54
     assert {"westus", "westus2", "westus3", "eastus", "westeurope"} <= ACI_REGIONS
+    assert not any(region.startswith(("usgov", "china")) for region in ACI_REGIONS)
+
+
+@pytest.mark.parametrize("region", sorted(SOVEREIGN_CLOUD_REGIONS))
+@pytest.mark.parametrize("key", ["gke-aci:aciRegion", "azure-native:location"])
+def test_a_sovereign_cloud_region_is_refused_in_one_line(key: str, region: str) -> None:
+    [problem] = problems(**{key: region})
+    assert "\n" not in problem
+    assert problem.startswith(f"{key}: got {region!r}; allowed: a public-cloud region")
+    assert "Azure public cloud only" in problem
+    assert "westus" in problem  # what is allowed is named
 
 
 @pytest.mark.parametrize(
@@ -242,6 +255,7 @@ def test_the_connector_region_list_is_upstreams() -> None:
         {"gke-aci:nodeCount": "-1"},
         {"gcp:zone": "nowhere"},
         {"gke-aci:aciRegion": "mars"},
+        {"gke-aci:aciRegion": "usgovvirginia"},
         {"gke-aci:aciDnsLabel": "x"},
         {"gcp:project": ""},
         {"gke-aci:appReplicas": "0"},

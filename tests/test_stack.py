@@ -198,7 +198,7 @@ def test_the_connector_waits_for_its_role_and_the_provider_registration(
     # The wait is carried by values written on the pod template, not by a bare depends_on.
     spec_dependencies = deployment.property_dependencies["spec"]
     assert stack.one(ROLE_ASSIGNMENT, "aci-connector").urn in spec_dependencies
-    assert stack.one(REGISTRATION).urn in spec_dependencies
+    assert stack.one(REGISTRATION, "container-instance").urn in spec_dependencies
     annotations = reveal(deployment.inputs["spec"])["template"]["metadata"]["annotations"]
     assert (
         annotations["gke-aci.io/role-assignment"] == stack.one(ROLE_ASSIGNMENT, "aci-connector").id
@@ -222,7 +222,7 @@ def test_the_seeds_contributor_role_is_one_setting_away() -> None:
 
 
 def test_container_instance_is_registered_on_the_subscription(stack: Deployment) -> None:
-    registration = stack.one(REGISTRATION).inputs
+    registration = stack.one(REGISTRATION, "container-instance").inputs
     assert registration["namespace"] == "Microsoft.ContainerInstance"
     assert registration["subscription_id"] == SUBSCRIPTION_ID
 
