@@ -100,7 +100,7 @@ $(BIN)/.mutate-installed: requirements-mutate.txt $(DEV)
 	$(BIN)/python -m pip install --quiet -r requirements-mutate.txt
 	touch $@
 
-mutate: $(DEV) $(BIN)/.mutate-installed ## Mutation testing of components/, core/, policy/, app/todo/ (slow)
+mutate: $(DEV) $(BIN)/.mutate-installed ## Mutation testing of the program, core/, policy/, app/todo/ (slow)
 	rm -rf mutants app/mutants
 	nice $(BIN)/mutmut run --max-children $(MUTATE_JOBS)
 	cd app && nice $(abspath $(BIN))/mutmut run --max-children $(MUTATE_JOBS)

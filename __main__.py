@@ -9,7 +9,6 @@ import pulumi
 import pulumi_azuread as azuread
 from pulumi_azure_native import authorization
 
-from components.aci_check import aci_problems
 from components.aci_connector import (
     AciConnector,
     AciConnectorArgs,
@@ -20,8 +19,6 @@ from components.app_image import AppImage, AppImageArgs
 from components.azure_data import AzureData, AzureDataArgs
 from components.container_group_role import ContainerGroupRole, ContainerGroupRoleArgs
 from components.gke_cluster import GkeCluster, GkeClusterArgs
-from components.provider_registration import ResourceProviderRegistration
-from components.readiness_gate import ArmAccessGate, container_groups_url
 from components.service_principal import (
     CONTRIBUTOR,
     IssuedCredential,
@@ -32,7 +29,10 @@ from components.service_principal import (
 from components.todo_app import TodoApp, TodoAppArgs
 from core.app_contract import COLLECTION, contract_for
 from core.app_contract import NAMESPACE as APP_NAMESPACE
+from dynamic.provider_registration import ResourceProviderRegistration
+from dynamic.readiness_gate import ArmAccessGate, container_groups_url
 from settings import ConnectorRole, load_settings
+from specs.aci_check import aci_problems
 
 # Validated before any resource exists: a bad value stops here with one message, and so does a
 # pod that ACI would refuse (docs/decisions/0007-aci-rules-shared-module.md).

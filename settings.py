@@ -29,11 +29,11 @@ from typing import Final, TypeVar
 import pulumi
 import yaml
 
-from components.gke_identity import IdentityProblem, KubeconfigAuth, kubeconfig_auth
-from components.provider_registration import AZURE_NATIVE_AUTH, AZURE_NATIVE_SECRET_AUTH
 from core.aci_rules import QuantityError, parse_quantity
 from core.aci_rules.regions import ACI_REGIONS, SOVEREIGN_CLOUD_REGIONS
+from dynamic.provider_registration import AZURE_NATIVE_AUTH, AZURE_NATIVE_SECRET_AUTH
 from pulumi_internals import CONFIG, get_config_env
+from specs.gke_identity import IdentityProblem, KubeconfigAuth, kubeconfig_auth
 
 PROJECT: Final = "gke-aci"
 # Declares every setting (type, default, description); the one list of what may be set.
@@ -129,7 +129,7 @@ class GkeSettings:
     # An existing Cloud Router whose NAT already serves the region's subnets (private nodes);
     # None: the stack creates its own router and NAT.
     nat_router: str | None
-    # How the kubeconfig signs in: as pulumi-gcp does (components/gke_identity.py).
+    # How the kubeconfig signs in: as pulumi-gcp does (specs/gke_identity.py).
     kubeconfig_auth: KubeconfigAuth
 
     @property
@@ -631,7 +631,7 @@ def load_settings(
 def _azure_native_auth(reader: _Reader) -> dict[str, str]:
     """The ``azure-native:*`` sign-in settings the stack sets, for the registration step.
 
-    That step runs in its own process (components/provider_registration.py) and gets only its
+    That step runs in its own process (dynamic/provider_registration.py) and gets only its
     resource inputs and the environment. A secret setting would be kept in the stack's state as
     an input, so it is refused here with the environment variable azure-native reads instead.
     """
@@ -697,7 +697,7 @@ def _gke_settings(
 def _check_rollout_fits_the_quota(reader: _Reader, app: AppSettings, quota: AciQuota) -> None:
     """All replicas in ACI, plus the one more a rollout starts, fit the virtual node's capacity.
 
-    The Deployment rolls with maxSurge 1 and maxUnavailable 0 (components/web_workload.py), and
+    The Deployment rolls with maxSurge 1 and maxUnavailable 0 (specs/web_workload.py), and
     the scheduler keeps a pod beyond the virtual node's advertised capacity (the aciQuota*
     settings) Pending, so a stack filled to the quota could never roll out a change. In burst mode
     the GKE nodes take part of the load, so no such bound can be known here.

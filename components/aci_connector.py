@@ -15,9 +15,9 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from components.node_guard import NodeGuard, NodeGuardArgs
-from components.pod_security import DISTROLESS_NONROOT, container_security, pod_security
-from components.scan_skips import checkov_skips
 from settings import ConnectorSettings
+from specs.pod_security import DISTROLESS_NONROOT, container_security, pod_security
+from specs.scan_skips import checkov_skips
 
 KUBELET_PORT = 10250
 _TLS_DIR = "/etc/virtual-kubelet/tls"

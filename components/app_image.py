@@ -10,7 +10,6 @@ import pulumi
 import pulumi_docker_build as docker_build
 from pulumi_azure_native import containerregistry
 
-from components.readiness_gate import RegistryAccessGate
 from components.service_principal import (
     ACR_PULL,
     ACR_PUSH,
@@ -20,6 +19,7 @@ from components.service_principal import (
     ScopedServicePrincipalArgs,
     role_definition_id,
 )
+from dynamic.readiness_gate import RegistryAccessGate
 from settings import CredentialSettings
 
 # Relative to the project folder, where Pulumi runs the program: an absolute path would differ

@@ -2,7 +2,7 @@
 
 A ``LoadBalancer`` Service in front of a small Envoy Deployment that runs only on GKE nodes and
 sends each request to a replica, on GKE or in ACI, that currently answers its health check
-(components/envoy_config.py; docs/decisions/0008-entry-point-envoy.md). Why not a plain Service
+(specs/envoy_config.py; docs/decisions/0008-entry-point-envoy.md). Why not a plain Service
 in front of the replicas: the connector marks an ACI pod Ready before the app in it answers, and
 a GKE load balancer forwarding straight to endpoints outside the cluster network is unproven on
 Dataplane V2 (Cilium #18979, #26519), while a pod connecting to an outside IP is the ordinary
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.envoy_config import (
+from core.app_contract import APP_LABELS
+from specs.envoy_config import (
     CONFIG_FILE,
     DEPLOYED,
     LISTEN_PORT,
@@ -29,10 +30,9 @@ from components.envoy_config import (
     envoy_bootstrap,
     render,
 )
-from components.pod_security import DISTROLESS_NONROOT, container_security, pod_security
-from components.scan_skips import checkov_skips
-from components.web_workload import AWAY_FROM_VIRTUAL_NODES, READY_TIMEOUT, web_url
-from core.app_contract import APP_LABELS
+from specs.pod_security import DISTROLESS_NONROOT, container_security, pod_security
+from specs.scan_skips import checkov_skips
+from specs.web_workload import AWAY_FROM_VIRTUAL_NODES, READY_TIMEOUT, web_url
 
 ENTRY = "web-entry"
 ENTRY_LABELS = {**APP_LABELS, "name": ENTRY}
@@ -42,7 +42,7 @@ PUBLIC_PORT = 80
 CONFIG_PATH = f"/etc/envoy/{CONFIG_FILE}"
 # Envoy starts one worker thread per CPU it may use (envoy_args).
 CPU_LIMIT = 1
-# Envoy's connection cap and buffer limits are sized against it (components/envoy_config.py).
+# Envoy's connection cap and buffer limits are sized against it (specs/envoy_config.py).
 MEMORY_LIMIT_MIB = 256
 
 # GCP's health check of a node behind a LoadBalancer Service with externalTrafficPolicy Local:

@@ -12,13 +12,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_gcp import compute, container, projects, serviceaccount
 
-from components.gke_identity import ADC_FLAG, KubeconfigAuth
-from components.gke_network import (
+from settings import GkeSettings, NodeDiskType
+from specs.gke_identity import ADC_FLAG, KubeconfigAuth
+from specs.gke_network import (
     authorized_networks_config,
     node_pool_network_config,
     private_cluster_config,
 )
-from settings import GkeSettings, NodeDiskType
 
 # Nodes reach Google APIs (logging, monitoring, image pulls) through this scope; what they may do
 # is decided by IAM, not by scopes.
@@ -57,11 +57,11 @@ class GkeCluster(pulumi.ComponentResource):
     enforces network policies; intranode visibility puts pod-to-pod traffic on one node through
     the VPC (its firewall rules and flow logs). Private nodes (with Cloud NAT for their egress)
     and authorized control-plane networks are settings, changeable in place
-    (components/gke_network.py).
+    (specs/gke_network.py).
 
     The component enables the Google APIs it calls, so a fresh project needs no manual step. It
     builds a kubeconfig that authenticates through ``gke-gcloud-auth-plugin`` as pulumi-gcp does
-    (components/gke_identity.py; no static credentials) and a Kubernetes provider from it that is
+    (specs/gke_identity.py; no static credentials) and a Kubernetes provider from it that is
     only usable once the node pool exists.
     """
 
@@ -292,7 +292,7 @@ def gke_kubeconfig(
     plugin: dict[str, object] = {
         "apiVersion": "client.authentication.k8s.io/v1beta1",
         "command": "gke-gcloud-auth-plugin",
-        # The identity pulumi-gcp signs in with (components/gke_identity.py), on a laptop and
+        # The identity pulumi-gcp signs in with (specs/gke_identity.py), on a laptop and
         # in CI alike.
         "args": list(auth.args),
         "installHint": "Install gke-gcloud-auth-plugin: "

@@ -19,7 +19,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.scan_skips import checkov_skips
+from specs.scan_skips import checkov_skips
 
 SCRIPT = Path(__file__).resolve().parent.parent / "node_guard" / "node_guard.py"
 # -I: ignore PYTHON* variables and the user's site packages; -B: write no .pyc (read-only root).

@@ -69,7 +69,7 @@ class IssuedCredential:
 
 
 # Makes, as a child of ``parent``, a resource that is done once the service that enforces the role
-# honours the credential (components/readiness_gate.py RegistryAccessGate).
+# honours the credential (dynamic/readiness_gate.py RegistryAccessGate).
 PropagationCheck = Callable[[str, IssuedCredential, pulumi.Resource], pulumi.CustomResource]
 
 

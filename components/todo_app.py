@@ -11,8 +11,10 @@ import pulumi_kubernetes as k8s
 
 from components.app_image import RegistryPull
 from components.entry_point import ENTRY_LABELS, EntryPoint, EntryPointArgs
-from components.readiness_gate import HttpReadinessGate
-from components.web_workload import (
+from core.app_contract import APP_LABELS, NAMESPACE, WEB, WEB_LABELS, AppContract
+from dynamic.readiness_gate import HttpReadinessGate
+from settings import AppSettings
+from specs.web_workload import (
     HTTP_PORT_NAME,
     READY_TIMEOUT,
     READY_TIMEOUT_SECONDS,
@@ -23,8 +25,6 @@ from components.web_workload import (
     web_pod_spec,
     web_url,
 )
-from core.app_contract import APP_LABELS, NAMESPACE, WEB, WEB_LABELS, AppContract
-from settings import AppSettings
 
 # The headless Service that lists the replicas for the entry point.
 REPLICAS_SERVICE = "web-replicas"
@@ -51,7 +51,7 @@ class TodoApp(pulumi.ComponentResource):
     node, and ``web_ip`` is the pod's IP, which for an ACI pod is the container group's public IP.
     Otherwise the replicas are a Deployment behind the entry point (components/entry_point.py),
     and ``web_ip`` is the entry point's load balancer. The pod spec is the same in every mode
-    (components/web_workload.py). The database location reaches the container from a Secret,
+    (specs/web_workload.py). The database location reaches the container from a Secret,
     in the variable the image reads (core/app_contract.py). With our own app, an HTTP
     check of ``/healthz`` from the deploying machine makes ``pulumi up`` finish only once the app
     answers and reaches its database.

@@ -272,7 +272,7 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
         Cloud.AZURE,
         60,
         "resource provider registration: about a minute when not yet registered "
-        "(components/provider_registration.py waits up to 10 min); seconds when it is",
+        "(dynamic/provider_registration.py waits up to 10 min); seconds when it is",
         computed=("registration_state",),
         flow="registration state",
     ),

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.gke_identity import (
+from specs.gke_identity import (
     ACCESS_TOKEN,
     CREDENTIALS,
     IMPERSONATE,
@@ -173,7 +173,7 @@ def google_credentials(machine: Machine) -> Missing | None:
     else gcloud's well-known file, else whatever `gcloud auth application-default
     print-access-token` can use (on a Google Cloud VM, the metadata server). Not needed when a key
     file's path is in pulumi-gcp's credential variables (GOOGLE_CREDENTIALS, ...): both sign in
-    with that file then (components/gke_identity.py; ``google_identity`` checks the stack's
+    with that file then (specs/gke_identity.py; ``google_identity`` checks the stack's
     ``gcp:credentials`` too).
     """
     if not machine.which("gcloud"):
@@ -207,7 +207,7 @@ def google_credentials(machine: Machine) -> Missing | None:
 def google_identity(machine: Machine) -> Missing | None:
     """The cluster's kubeconfig can sign in as pulumi-gcp does, or ``pulumi up`` would stop.
 
-    The same mapping the program makes (components/gke_identity.py), from the stack's ``gcp:``
+    The same mapping the program makes (specs/gke_identity.py), from the stack's ``gcp:``
     keys and the environment: a fixed access token or key material given inline is refused there
     before anything is created; here it is named before the Pulumi CLI even starts.
     """

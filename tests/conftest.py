@@ -11,12 +11,12 @@ import pulumi
 import pytest
 from dynamic_fakes import RecordingCloud
 
-from components.gke_identity import ACCESS_TOKEN, CREDENTIALS, IMPERSONATE
+from specs.gke_identity import ACCESS_TOKEN, CREDENTIALS, IMPERSONATE
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _no_google_credentials_from_the_environment() -> Iterator[None]:
-    """The program follows pulumi-gcp's credential variables (components/gke_identity.py); the
+    """The program follows pulumi-gcp's credential variables (specs/gke_identity.py); the
     ones of whoever runs the tests must not change what the tests see."""
     with pytest.MonkeyPatch.context() as patch:
         for _key, variables in (ACCESS_TOKEN, CREDENTIALS, IMPERSONATE):

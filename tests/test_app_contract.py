@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 import pytest
 
 from components.azure_data import connection_string_for_database
-from components.web_workload import web_url
 from core.app_contract import contract_for, image_repository, seed_dbhost
+from specs.web_workload import web_url
 
 KEY = "abc+def/ghi=="
 PRIMARY = (

@@ -12,7 +12,7 @@ import pytest
 from dynamic_fakes import serialize
 from fake_cloud import Deployment, run_program
 
-from components.provider_registration import (
+from dynamic.provider_registration import (
     AZURE_NATIVE_AUTH,
     AZURE_NATIVE_SECRET_AUTH,
     RegistrationError,

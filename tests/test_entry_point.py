@@ -13,8 +13,8 @@ import pytest
 from fake_cloud import LOAD_BALANCER_IP, UNKNOWN, Deployment, Registration, reveal, run_program
 
 from app.todo.keepalive import APP_KEEPALIVE_SECONDS
-from components.envoy_config import envoy_args
 from core.aci_rules import runs_on_virtual_node, virtual_node
+from specs.envoy_config import envoy_args
 
 BURST = {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "6"}
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

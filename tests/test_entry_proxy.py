@@ -40,8 +40,8 @@ from loopback_dns import LoopbackDns
 
 from app.todo.keepalive import proxy_idle_seconds
 from components.entry_point import CONFIG_PATH, CPU_LIMIT, MEMORY_LIMIT_MIB, pre_stop_seconds
-from components.envoy_config import ProxyTiming, envoy_args, envoy_bootstrap
 from settings import DEFAULT_ENTRY_PROXY_IMAGE
+from specs.envoy_config import ProxyTiming, envoy_args, envoy_bootstrap
 
 BURST = {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "3"}
 REPLICAS_NAME = "replicas.entry-proxy.test."

@@ -11,13 +11,13 @@ import yaml
 from fake_cloud import attempt_program, reveal, run_program
 from test_preflight import EVERY_TOOL, Machine
 
-from components.gke_identity import (
+from settings import ConfigError
+from specs.gke_identity import (
     ADC_FLAG,
     IdentityProblem,
     KubeconfigAuth,
     kubeconfig_auth,
 )
-from settings import ConfigError
 
 TOKEN = "ya29.FAKE-access-token-s3cr3t"
 KEY_JSON = '{"type": "service_account", "private_key": "FAKE-PRIVATE-KEY"}'

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fake_cloud import UNKNOWN, Deployment, attempt_program, reveal, run_program
 
-from components.gke_network import ANYWHERE
 from settings import ConfigError
+from specs.gke_network import ANYWHERE
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -40,7 +40,7 @@ OPT_INS = {
 }
 SETTINGS_OPT_INS = {"CKV_GCP_18"}
 # Checks that only look for a block the program now always sends, whatever the setting
-# (components/gke_network.py): they pass by default and say nothing about the values, which
+# (specs/gke_network.py): they pass by default and say nothing about the values, which
 # tests/test_gke_network.py asserts instead.
 PRESENCE_ONLY = {
     "CKV_GCP_20",  # master_authorized_networks_config (0.0.0.0/0 when authorizedNetworks is empty)

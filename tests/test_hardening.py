@@ -19,6 +19,7 @@ from fake_cloud import (
 from components.aci_connector import CLUSTER_CA_FILE
 from components.gke_cluster import NODE_ROLES, gcp_label_value, node_account_id
 from components.service_principal import CONTRIBUTOR
+from specs.pod_security import container_security, pod_security
 
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
@@ -406,3 +407,16 @@ def test_the_web_pod_is_sized_as_aci_takes_it(stack: Deployment) -> None:
     [container] = reveal(stack.one("kubernetes:core/v1:Pod").inputs["spec"])["containers"]
     assert container["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
     assert container["resources"]["limits"] == container["resources"]["requests"]
+
+
+def test_a_known_user_runs_as_itself_and_an_unknown_one_keeps_the_images() -> None:
+    assert pod_security(10001) == {
+        "seccomp_profile": {"type": "RuntimeDefault"},
+        "run_as_non_root": True,
+        "run_as_user": 10001,
+        "run_as_group": 10001,
+        "fs_group": 10001,
+    }
+    assert pod_security(None) == {"seccomp_profile": {"type": "RuntimeDefault"}}
+    assert container_security(read_only_root=False)["read_only_root_filesystem"] is False
+    assert container_security()["capabilities"] == {"drop": ["ALL"]}

@@ -1,4 +1,4 @@
-"""Tests of components.provider_registration against a fake ARM client: no network, no sleeping."""
+"""Tests of dynamic.provider_registration against a fake ARM client: no network, no sleeping."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
 
-from components.provider_registration import (
+from dynamic.provider_registration import (
     POLL_INTERVAL_SECONDS,
     REGISTRATION_TIMEOUT_SECONDS,
     RegistrationError,

@@ -1,4 +1,4 @@
-"""Tests of components.readiness_gate: a fake fetch and clock, plus one loopback HTTP server."""
+"""Tests of dynamic.readiness_gate: a fake fetch and clock, plus one loopback HTTP server."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pytest
 from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
 from loopback_http import running
 
-from components.readiness_gate import (
+from dynamic.readiness_gate import (
     DEFAULT_TIMEOUT_SECONDS,
     POLL_INTERVAL_SECONDS,
     REQUEST_TIMEOUT_SECONDS,

@@ -17,7 +17,7 @@ import pytest
 from dynamic_fakes import FakeTime, serialize
 from loopback_http import Authority, JsonHandler, serving
 
-from components.readiness_gate import (
+from dynamic.readiness_gate import (
     ArmGateProvider,
     RegistryAccessError,
     RegistryGateProvider,

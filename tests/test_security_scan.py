@@ -10,7 +10,7 @@ import yaml
 from checkov_scan import checkov
 from fake_cloud import PROJECT_DIR
 
-from components.scan_skips import ANNOTATION_PREFIX, checkov_skips
+from specs.scan_skips import ANNOTATION_PREFIX, checkov_skips
 from synth.cli import synthesize
 
 

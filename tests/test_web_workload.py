@@ -21,13 +21,13 @@ from fake_cloud import (
     run_program,
 )
 
-from components.aci_check import web_workload_object
-from components.kube_form import api_form
-from components.web_workload import placeholder_inputs
 from core.aci_rules import aci_violations, runs_on_virtual_node, virtual_node
 from core.aci_rules.values import KNOWN_AFTER_DEPLOY
 from core.app_contract import contract_for
 from settings import ConfigError, load_settings
+from specs.aci_check import web_workload_object
+from specs.kube_form import api_form
+from specs.web_workload import placeholder_inputs
 
 NODE = virtual_node("aci-connector")
 POD = "kubernetes:core/v1:Pod"

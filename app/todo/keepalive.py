@@ -2,7 +2,7 @@
 
 Gunicorn closes a connection that has been idle for ``keepalive`` seconds (todo.gunicorn_conf).
 A proxy that keeps a pool of connections to the app (the entry point's Envoy,
-components/envoy_config.py) must close an idle one first: otherwise it may send a request on a
+specs/envoy_config.py) must close an idle one first: otherwise it may send a request on a
 connection the app is closing at that moment; the request and the app's close cross on the
 wire, and the proxy answers ``503 UC`` (upstream connection termination) for a request the app
 never saw, which no safe retry covers (the request was sent). Between GKE and ACI the round trip

@@ -7,7 +7,7 @@ app does only when it can ping its database), or fail ``pulumi up`` with one cle
 
 Everything the provider runs is defined inside ``_define_provider_code()`` so that dill pickles
 it by value and the dynamic provider process can load it without this project on its
-``sys.path``; components/provider_registration.py's docstring explains why. The code uses only
+``sys.path``; dynamic/provider_registration.py's docstring explains why. The code uses only
 the standard library (``urllib.request`` for HTTP), so the pickle needs nothing beyond Python and
 ``pulumi``. tests/test_readiness_gate.py loads the pickle in an isolated process.
 """
@@ -371,7 +371,7 @@ def _define_registry_gate_code():  # return type inferred: it names classes loca
     """Define the code the pickled registry gate carries (see the module docstring)."""
     import base64
 
-    from components.provider_registration import build_credential, credential_plan
+    from dynamic.provider_registration import build_credential, credential_plan
 
     class RegistryAccessError(Exception):
         """The role did not reach the registry in time, or cannot; the message says what to do."""
@@ -496,7 +496,7 @@ def _define_registry_gate_code():  # return type inferred: it names classes loca
             return error.code, ""
 
     def arm_get(url: str, auth: dict[str, str], timeout: float) -> tuple[int, str]:
-        """GET an ARM URL, signed in as azure-native is (components/provider_registration.py).
+        """GET an ARM URL, signed in as azure-native is (dynamic/provider_registration.py).
 
         A credential that gets no token is answered as a 401: the registration, which signs in
         the same way, has reported it already.

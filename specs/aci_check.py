@@ -1,6 +1,6 @@
 """The check, before anything is deployed, that ACI will take the app's pods.
 
-Renders the pod spec the program will send (components/web_workload.py) with placeholders for
+Renders the pod spec the program will send (specs/web_workload.py) with placeholders for
 the values other resources compute, in API form, and holds it to the ACI rules
 (``core/aci_rules``): a pod ACI would refuse minutes into ``pulumi up`` stops the program at
 once, with any bad setting, naming the setting that shaped it, what was given, the rule and the
@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from components.kube_form import api_form, is_not_known_yet
-from components.web_workload import (
+from core.aci_rules import DNS_LABEL_ANNOTATION, Violation, aci_violations, virtual_node
+from core.app_contract import NAMESPACE, WEB, WEB_LABELS, AppContract, contract_for
+from settings import PROJECT, AppSettings, Settings
+from specs.kube_form import api_form, is_not_known_yet
+from specs.web_workload import (
     WebPodInputs,
     placeholder_inputs,
     web_deployment_spec,
     web_pod_annotations,
     web_pod_spec,
 )
-from core.aci_rules import DNS_LABEL_ANNOTATION, Violation, aci_violations, virtual_node
-from core.app_contract import NAMESPACE, WEB, WEB_LABELS, AppContract, contract_for
-from settings import PROJECT, AppSettings, Settings
 
 # Which settings shape the fields a violation can name (the first match counts).
 _SETTINGS_OF_FIELD = {

@@ -7,7 +7,7 @@ One builder makes the pod spec the program sends, in every mode of ``appPlacemen
 - more replicas in ``aci``: a Deployment whose pods are all pinned to the virtual node;
 - ``burst``: a Deployment whose pods fill the GKE nodes first and overflow to ACI.
 
-Before any resource is registered, components/aci_check.py renders the same spec with
+Before any resource is registered, specs/aci_check.py renders the same spec with
 placeholders for the values other resources compute and holds it to the ACI rules.
 """
 
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.pod_security import container_security, pod_security
-from components.scan_skips import checkov_skips
 from core.aci_rules import DNS_LABEL_ANNOTATION, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
 from core.aci_rules.values import KNOWN_AFTER_DEPLOY
 from core.app_contract import PORT_VARIABLE, WEB, WEB_LABELS, AppContract
 from settings import AppPlacement, AppSettings
+from specs.pod_security import container_security, pod_security
+from specs.scan_skips import checkov_skips
 
 HTTP_PORT_NAME = "http"
 # Set by the downward API; the app names them in its X-Served-By header and footer.
