@@ -24,7 +24,15 @@ RUNTIME := $(BIN)/.installed-runtime
 SYNTH := $(BIN)/.installed-synth
 DEV := $(BIN)/.installed-dev
 
+# The Python the project needs (pyproject.toml's requires-python), checked before anything is
+# installed: an older one would fail only after a minute of installs, on an import.
+PYTHON_MIN := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"/\1/p' pyproject.toml)
+CHECK_PYTHON = @$(PYTHON) -c 'import sys; want = tuple(int(p) for p in "$(PYTHON_MIN)".split(".")); \
+  sys.exit(0 if sys.version_info[:2] >= want else "$(PYTHON) is Python %d.%d; this project needs \
+  Python $(PYTHON_MIN) or newer: run make with PYTHON=python$(PYTHON_MIN) (or newer)" % sys.version_info[:2])'
+
 $(BIN)/python:
+	$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -45,6 +53,7 @@ venv: $(DEV) ## Create .venv with the program's and the tests' dependencies
 
 # Checkov has its own virtualenv: it pins many packages that the program's tools also use.
 $(SCAN_VENV)/bin/.installed: requirements-scan.txt
+	$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(SCAN_VENV)
 	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
@@ -129,6 +138,7 @@ preview: $(RUNTIME) ## Check, select or create the stack, and show what `pulumi 
 	pulumi preview --stack $(STACK)
 
 outputs: ## Print the stack's outputs (webIp, webUrl, ...)
+	$(CHECK_PYTHON)
 	$(PYTHON) -m preflight --for outputs --stack $(STACK)
 	pulumi stack output --stack $(STACK)
 
@@ -138,6 +148,7 @@ verify: $(RUNTIME) ## Check the deployed stack end to end: node, connector, app,
 	$(BIN)/python -m verify --stack $(STACK)
 
 destroy: ## Tear the stack down (see README "Teardown" for protected resources)
+	$(CHECK_PYTHON)
 	$(PYTHON) -m preflight --for destroy --stack $(STACK)
 	pulumi destroy --stack $(STACK)
 

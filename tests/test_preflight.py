@@ -331,3 +331,38 @@ def test_a_key_set_twice_in_the_stack_file_names_both_lines(machine: Machine) ->
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "Pulumi.dev.yaml:4: gke-aci:nodeCount is set twice (first on line 3)" in result.stderr
+
+
+# --- the Python version, before anything is installed -------------------------------------------
+
+
+def test_an_older_python_is_named_before_any_install(tmp_path: Path) -> None:
+    """As a user with an older Python meets it: `make venv` stops at once, saying what it needs.
+    The running Python stands in for the old one by raising the project's minimum instead."""
+    copy = tmp_path / "project"
+    copy.mkdir()
+    shutil.copy(PROJECT_DIR / "Makefile", copy / "Makefile")
+    pyproject = (PROJECT_DIR / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.11"' in pyproject
+    (copy / "pyproject.toml").write_text(pyproject.replace(">=3.11", ">=3.99"))
+    for requirements in PROJECT_DIR.glob("**/requirements*.txt"):
+        if ".venv" in requirements.parts:
+            continue
+        target = copy / requirements.relative_to(PROJECT_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(requirements.read_text())
+    make = shutil.which("make")
+    assert make
+    ran = subprocess.run(
+        [make, "venv", f"PYTHON={sys.executable}"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode != 0
+    major, minor = sys.version_info[:2]
+    assert f"is Python {major}.{minor}; this project needs Python 3.99 or newer" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert not (copy / ".venv").exists()
