@@ -248,6 +248,40 @@ def azure_login(machine: Machine) -> Missing | None:
     )
 
 
+# How azure-native (and the program's registration step) signs in without the Azure CLI: an
+# identity named in ARM_* variables with a secret, a certificate, OIDC or a managed identity
+# (pulumi-azure-native's documented ARM_* environment; dynamic/provider_registration.py).
+_ARM_IDENTITY = ("ARM_CLIENT_ID", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID")
+_ARM_PROOF = ("ARM_CLIENT_SECRET", "ARM_CLIENT_CERTIFICATE_PATH")
+_ARM_FLAGS = ("ARM_USE_OIDC", "ARM_USE_MSI")
+
+
+def azure_sign_in(machine: Machine) -> Missing | None:
+    """What `pulumi up`, `preview` and `destroy` need of Azure: the ARM_* sign-in azure-native
+    reads (a CI principal, OIDC), or else the Azure CLI logged in."""
+    env = machine.env
+    identity = all(env.get(name) for name in _ARM_IDENTITY)
+    proof = any(env.get(name) for name in _ARM_PROOF) or any(
+        env.get(name, "").lower() == "true" for name in _ARM_FLAGS
+    )
+    if identity and proof:
+        return None
+    found = azure_login(machine)
+    if found is None:
+        return None
+    return Missing(
+        found.what,
+        found.fix
+        + "; or, without the CLI, set "
+        + ", ".join(_ARM_IDENTITY)
+        + " and one of "
+        + ", ".join(_ARM_PROOF)
+        + " or "
+        + "=true, ".join(_ARM_FLAGS)
+        + "=true",
+    )
+
+
 def docker_buildx(machine: Machine) -> list[Missing]:
     """Docker builds and pushes our app, unless ``appImage`` names an image to run as it is.
 
@@ -301,7 +335,7 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
         google_credentials,
         google_identity,
         gke_auth_plugin,
-        azure_login,
+        azure_sign_in,
         docker_buildx,
     ),
     "preview": (
@@ -313,7 +347,7 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
         google_credentials,
         google_identity,
         gke_auth_plugin,
-        azure_login,
+        azure_sign_in,
     ),
     "outputs": (pulumi_cli, state_passphrase),
     "destroy": (
@@ -322,7 +356,7 @@ NEEDS: Mapping[str, tuple[Check, ...]] = {
         gcloud,
         google_credentials,
         gke_auth_plugin,
-        azure_login,
+        azure_sign_in,
     ),
     "verify": (
         pulumi_cli,

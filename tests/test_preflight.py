@@ -160,6 +160,36 @@ def test_a_logged_out_azure_cli_is_one_line(machine: Machine) -> None:
 
 
 @pytest.mark.parametrize(
+    "sign_in",
+    [
+        {"ARM_CLIENT_SECRET": "not-a-real-secret"},
+        {"ARM_USE_OIDC": "true"},
+        {"ARM_CLIENT_CERTIFICATE_PATH": "/secrets/deployer.pfx"},
+    ],
+    ids=["secret", "oidc", "certificate"],
+)
+def test_a_ci_principal_signs_in_through_arm_variables_without_the_azure_cli(
+    machine: Machine, sign_in: dict[str, str]
+) -> None:
+    machine.tools({name: body for name, body in EVERY_TOOL.items() if name != "az"})
+    machine.env["PULUMI_CONFIG_PASSPHRASE"] = "s3cret"
+    assert machine.gaps("up") == ["Azure CLI"]
+    assert "or, without the CLI, set ARM_CLIENT_ID, ARM_TENANT_ID" in machine.run("up").stderr
+    machine.env.update(
+        {
+            "ARM_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+            "ARM_TENANT_ID": "00000000-0000-0000-0000-000000000002",
+            "ARM_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000003",
+            **sign_in,
+        }
+    )
+    for target in ("up", "preview", "destroy"):
+        ready(machine, target)
+    # verify reads the container groups through DefaultAzureCredential, which reads no ARM_*.
+    assert machine.gaps("verify") == ["Azure CLI"]
+
+
+@pytest.mark.parametrize(
     ("docker", "gap"),
     [
         ('[ "$1" = buildx ] && exit 1; exit 0', "Docker buildx"),
@@ -295,7 +325,9 @@ def test_up_and_preview_check_first_then_select_or_create_the_stack(
 )
 def test_outputs_and_destroy_check_first_with_plain_python(target: str, command: str) -> None:
     lines = make_dry_run(target)
-    assert lines[0] == f"python3 -m preflight --for {target} --stack dev"
+    assert lines[0].startswith("python3 -c 'import sys;")  # the Python version, first
+    assert "this project needs Python 3.11 or newer" in lines[0]
+    assert lines[1] == f"python3 -m preflight --for {target} --stack dev"
     assert lines.index(command) > 0
     assert not any(re.search(r"-m venv|pip install", line) for line in lines)
 
