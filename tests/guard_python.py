@@ -1,10 +1,9 @@
 """The Python the node guard's process tests run its script on: the image's, where it can be had.
 
 The pod runs the script in ``nodeGuardImage`` (default ``settings.DEFAULT_NODE_GUARD_IMAGE``, an
-official ``python:X.Y.Z-...`` image). The tests run it on that X.Y: ``NODE_GUARD_PYTHON`` names
-the interpreter (CI installs it, .github/workflows/test.yml), else ``pythonX.Y`` on PATH, else the
-interpreter running the tests (the script supports 3.11+), which
-tests/test_node_guard_process.py reports as a skip naming the version it lacks.
+official ``python:X.Y.Z-...`` image whose X.Y is the tests' own). The tests run it on that X.Y:
+``NODE_GUARD_PYTHON`` names another interpreter, else ``pythonX.Y`` on PATH, else the
+interpreter running the tests; tests/test_node_guard_process.py fails when that is not X.Y.
 """
 
 from __future__ import annotations
