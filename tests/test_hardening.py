@@ -418,5 +418,10 @@ def test_a_known_user_runs_as_itself_and_an_unknown_one_keeps_the_images() -> No
         "fs_group": 10001,
     }
     assert pod_security(None) == {"seccomp_profile": {"type": "RuntimeDefault"}}
-    assert container_security(read_only_root=False)["read_only_root_filesystem"] is False
-    assert container_security()["capabilities"] == {"drop": ["ALL"]}
+    assert container_security() == {
+        "allow_privilege_escalation": False,
+        "privileged": False,
+        "read_only_root_filesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert container_security(read_only_root=False).get("read_only_root_filesystem") is False
