@@ -3,7 +3,8 @@
 The program, synth and the tests need a few of the Python SDK's internals: the stack's
 configuration as a map (``pulumi.Config`` cannot list keys), the engine's wire values for
 unknowns and secrets, the entry points that run a program under the mock engine, how a dynamic
-provider is pickled for its own process (the tests load one as that process would), and
+provider is pickled for its own process and that process's gRPC messages (the tests talk to it
+as the engine does), and
 pulumi-kubernetes' table of field names. None of them is a documented API, so a new SDK release
 may move or change them: ``requirements.txt`` pins ``pulumi`` to the minor version they were
 read from (3.272), Dependabot proposes each bump, and ``make test`` exercises every name here.
@@ -16,7 +17,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime._serialization import _deserialize as deserialize_in_context
 from pulumi.runtime._serialization import _serialize as serialize_in_context
 from pulumi.runtime.config import CONFIG, get_config_env
-from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc, resource_pb2
 from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await as sync_await
@@ -38,6 +39,8 @@ __all__ = [
     "UNKNOWN",
     "deserialize_in_context",
     "get_config_env",
+    "provider_pb2",
+    "provider_pb2_grpc",
     "resource_pb2",
     "run_in_stack",
     "serialize_in_context",
