@@ -27,6 +27,7 @@ import pulumi
 import pulumi.dynamic
 
 from dynamic.poll import Pending, poll_until
+from pulumi_internals import is_unknown
 
 __all__ = [
     "POLL_INTERVAL_SECONDS",
@@ -494,7 +495,8 @@ class RegistrationProvider(pulumi.dynamic.ResourceProvider):
         failures = [
             pulumi.dynamic.CheckFailure(key, f"{key} must be a non-empty string")
             for key in (NAMESPACE, SUBSCRIPTION_ID)
-            if not isinstance(news.get(key), str) or not str(news[key]).strip()
+            if not is_unknown(news.get(key))
+            and (not isinstance(news.get(key), str) or not str(news[key]).strip())
         ]
         return pulumi.dynamic.CheckResult(news, failures)
 

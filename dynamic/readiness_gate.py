@@ -28,7 +28,7 @@ import pulumi.dynamic
 
 from dynamic.poll import Pending, poll_until
 from dynamic.provider_registration import build_credential, credential_plan
-from pulumi_internals import UNKNOWN  # what check and diff see for an input not known yet
+from pulumi_internals import is_unknown
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -245,7 +245,7 @@ class ReadinessGateProvider(pulumi.dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         failures: list[pulumi.dynamic.CheckFailure] = []
         url = news.get(URL)
-        if url != UNKNOWN and not (
+        if not is_unknown(url) and not (
             isinstance(url, str) and url.startswith(("http://", "https://"))
         ):
             failures.append(
@@ -254,11 +254,11 @@ class ReadinessGateProvider(pulumi.dynamic.ResourceProvider):
                 )
             )
         revision = news.get(REVISION)
-        if not isinstance(revision, str):
+        if not (is_unknown(revision) or isinstance(revision, str)):
             failures.append(pulumi.dynamic.CheckFailure(REVISION, "revision must be a string"))
         timeout = news.get(TIMEOUT_SECONDS)
         number = as_number(timeout)
-        if timeout not in (None, UNKNOWN) and not (number is not None and number > 0):
+        if not (timeout is None or is_unknown(timeout) or (number is not None and number > 0)):
             failures.append(
                 pulumi.dynamic.CheckFailure(
                     TIMEOUT_SECONDS,
@@ -278,7 +278,7 @@ class ReadinessGateProvider(pulumi.dynamic.ResourceProvider):
     def diff(
         self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
     ) -> pulumi.dynamic.DiffResult:
-        # `_olds` are the recorded outputs, `_news` the new inputs (unknowns as UNKNOWN).
+        # `_olds` are the recorded outputs, `_news` the new inputs (an unknown one differs).
         changed = [
             key
             for key in (URL, REVISION, TIMEOUT_SECONDS)

@@ -29,7 +29,7 @@ from dynamic.provider_registration import (
     register_and_wait,
     resource_id,
 )
-from pulumi_internals import provider_pb2
+from pulumi_internals import UNKNOWN, provider_pb2
 
 NAMESPACE = "Microsoft.ContainerInstance"
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -384,6 +384,8 @@ def test_check_rejects_missing_inputs() -> None:
 
     assert ok.failures == []
     assert sorted(failure.property for failure in bad.failures) == ["namespace", "subscription_id"]
+    for unknown in (UNKNOWN, pulumi.UNKNOWN):
+        assert provider.check({}, {**PROPS, "subscription_id": unknown}).failures == []
 
 
 def test_resource_id_is_the_arm_provider_id() -> None:
@@ -418,10 +420,13 @@ def test_the_sdk_provider_process_in_the_project_folder_runs_it() -> None:
         failures = host.check(
             {"namespace": "", "subscription_id": SUBSCRIPTION, PROVIDER_KEY: provider}
         )
+        # A first preview, if the subscription is not known yet.
+        preview = host.check({**PROPS, "subscription_id": UNKNOWN, PROVIDER_KEY: provider})
         diff = host.diff(olds, {**PROPS, "namespace": "Microsoft.Web", PROVIDER_KEY: provider})
         same = host.diff(olds, {**PROPS, PROVIDER_KEY: provider})
 
     assert failures == [("namespace", "namespace must be a non-empty string")]
+    assert preview == []
     assert list(diff.replaces) == ["namespace"]
     assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME
     assert same.changes == provider_pb2.DiffResponse.DIFF_NONE

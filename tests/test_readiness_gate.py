@@ -291,11 +291,15 @@ def test_delete_does_nothing() -> None:
 def test_check_accepts_http_https_and_unknown_urls() -> None:
     provider = ReadinessGateProvider()
 
-    for url in (URL, "https://todo.example/healthz", UNKNOWN):
+    for url in (URL, "https://todo.example/healthz", UNKNOWN, pulumi.UNKNOWN):
         result = provider.check({}, {**PROPS, "url": url})
         assert result.failures == [], url
-    unknowns = provider.check({}, {"url": UNKNOWN, "revision": UNKNOWN, "timeout_seconds": UNKNOWN})
-    assert unknowns.failures == []
+    # Unknowns as the wire's string and as the provider process hands them over.
+    for unknown in (UNKNOWN, pulumi.UNKNOWN):
+        unknowns = provider.check(
+            {}, {"url": unknown, "revision": unknown, "timeout_seconds": unknown}
+        )
+        assert unknowns.failures == []
 
 
 def test_check_rejects_other_urls_and_bad_inputs() -> None:
@@ -615,10 +619,13 @@ def test_the_sdk_provider_process_checks_diffs_and_polls(server: tuple[str, Scri
 
     with provider_host() as host:
         bad = host.check({**news, "url": "ftp://x"})
+        # A first preview: the pod's address and uid are not known yet.
+        preview = host.check({**news, "url": UNKNOWN, "revision": UNKNOWN})
         diff = host.diff({**olds, PROVIDER_KEY: provider}, news)
         gate_id_, outs = host.create(news)
 
     assert [name for name, _reason in bad] == ["url"]
+    assert preview == []
     assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME
     assert list(diff.replaces) == []
     assert gate_id_ == f"{url}#b"
