@@ -21,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic
@@ -208,8 +208,69 @@ def same(old: object, new: object) -> bool:
     return old == new
 
 
-class ReadinessGateProvider(pulumi.dynamic.ResourceProvider):
-    """Create and update wait for HTTP 200. Arguments other than defaults are for tests."""
+class GateProvider(pulumi.dynamic.ResourceProvider):
+    """What the gates share. A gate owns nothing outside the Pulumi state: create and update
+    wait, a refresh keeps what create saw (whether it still holds is for `pulumi up` to check),
+    delete does nothing, and a change of one of ``WAIT_AGAIN_ON`` is an update that waits again,
+    never a replace. Arguments other than defaults are for tests."""
+
+    WAIT_AGAIN_ON: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+        poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
+    ) -> None:
+        super().__init__()
+        # None means "the real one" (tests inject fakes).
+        self.sleep = sleep
+        self.clock = clock
+        self.poll_interval_seconds = poll_interval_seconds
+
+    def _timing(self) -> dict[str, Any]:
+        """The wait loop's pace, for the ``wait_until_*`` functions."""
+        return {
+            "poll_interval_seconds": self.poll_interval_seconds,
+            "sleep": self.sleep or time.sleep,
+            "clock": self.clock or time.monotonic,
+        }
+
+    def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
+        """Wait for what the gate is for; return its outputs."""
+        raise NotImplementedError
+
+    def _id(self, outs: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        outs = self._wait(props)
+        return pulumi.dynamic.CreateResult(self._id(outs), outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+        return pulumi.dynamic.ReadResult(id_, dict(props))
+
+    def diff(
+        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+    ) -> pulumi.dynamic.DiffResult:
+        # `_olds` are the recorded outputs, `_news` the new inputs (an unknown one differs).
+        changed = [key for key in self.WAIT_AGAIN_ON if not same(_olds.get(key), _news.get(key))]
+        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[])
+
+    def update(
+        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+    ) -> pulumi.dynamic.UpdateResult:
+        return pulumi.dynamic.UpdateResult(self._wait(_news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
+class ReadinessGateProvider(GateProvider):
+    """Create and update wait for HTTP 200."""
+
+    WAIT_AGAIN_ON = (URL, REVISION, TIMEOUT_SECONDS)
 
     def __init__(
         self,
@@ -220,12 +281,8 @@ class ReadinessGateProvider(pulumi.dynamic.ResourceProvider):
         poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
         request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
-        super().__init__()
-        # None means "the real one" (tests inject fakes).
+        super().__init__(sleep=sleep, clock=clock, poll_interval_seconds=poll_interval_seconds)
         self.fetch = fetch
-        self.sleep = sleep
-        self.clock = clock
-        self.poll_interval_seconds = poll_interval_seconds
         self.request_timeout_seconds = request_timeout_seconds
 
     def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
@@ -235,12 +292,13 @@ class ReadinessGateProvider(pulumi.dynamic.ResourceProvider):
             url,
             timeout_seconds=timeout_seconds,
             fetch=self.fetch or fetch_url,
-            poll_interval_seconds=self.poll_interval_seconds,
             request_timeout_seconds=self.request_timeout_seconds,
-            sleep=self.sleep or time.sleep,
-            clock=self.clock or time.monotonic,
+            **self._timing(),
         )
         return {URL: url, REVISION: revision, TIMEOUT_SECONDS: timeout_seconds, STATUS: status}
+
+    def _id(self, outs: dict[str, Any]) -> str:
+        return gate_id(outs[URL], outs[REVISION])
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         failures: list[pulumi.dynamic.CheckFailure] = []
@@ -266,34 +324,6 @@ class ReadinessGateProvider(pulumi.dynamic.ResourceProvider):
                 )
             )
         return pulumi.dynamic.CheckResult(news, failures)
-
-    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        outs = self._wait(props)
-        return pulumi.dynamic.CreateResult(gate_id(outs[URL], outs[REVISION]), outs)
-
-    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
-        # A refresh keeps what create saw: health now is for `pulumi up` to check, not refresh.
-        return pulumi.dynamic.ReadResult(id_, dict(props))
-
-    def diff(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> pulumi.dynamic.DiffResult:
-        # `_olds` are the recorded outputs, `_news` the new inputs (an unknown one differs).
-        changed = [
-            key
-            for key in (URL, REVISION, TIMEOUT_SECONDS)
-            if not same(_olds.get(key), _news.get(key))
-        ]
-        # An update, never a replace: the gate owns nothing, it only waits again.
-        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[])
-
-    def update(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> pulumi.dynamic.UpdateResult:
-        return pulumi.dynamic.UpdateResult(self._wait(_news))
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        return None  # nothing exists outside the Pulumi state
 
 
 class HttpReadinessGate(pulumi.dynamic.Resource, module="http", name="ReadinessGate"):
@@ -606,8 +636,10 @@ def require_legacy_mode(registry_id: str, mode: str | None) -> None:
     )
 
 
-class RegistryGateProvider(pulumi.dynamic.ResourceProvider):
-    """Create and update wait for the grant. Arguments other than defaults are for tests."""
+class RegistryGateProvider(GateProvider):
+    """Create and update wait for the grant."""
+
+    WAIT_AGAIN_ON = (SERVER, REPOSITORY, ACTIONS, USERNAME, REVISION, REGISTRY_ID)
 
     def __init__(
         self,
@@ -618,12 +650,9 @@ class RegistryGateProvider(pulumi.dynamic.ResourceProvider):
         clock: Callable[[], float] | None = None,
         poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
     ) -> None:
-        super().__init__()
+        super().__init__(sleep=sleep, clock=clock, poll_interval_seconds=poll_interval_seconds)
         self.fetch = fetch
         self.arm = arm
-        self.sleep = sleep
-        self.clock = clock
-        self.poll_interval_seconds = poll_interval_seconds
 
     def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
         registry_id = str(props.get(REGISTRY_ID) or "")
@@ -639,43 +668,20 @@ class RegistryGateProvider(pulumi.dynamic.ResourceProvider):
             str(props[PASSWORD]),
             timeout_seconds=timeout,
             fetch=self.fetch or fetch_token,
-            poll_interval_seconds=self.poll_interval_seconds,
-            sleep=self.sleep or time.sleep,
-            clock=self.clock or time.monotonic,
+            **self._timing(),
         )
         # Everything but the password, which stays an input (a secret in the state).
         outs = {key: value for key, value in props.items() if key != PASSWORD}
         return {**outs, TIMEOUT_SECONDS: timeout, GRANTED: granted}
 
-    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        outs = self._wait(props)
-        return pulumi.dynamic.CreateResult(
-            f"{outs[SERVER]}/{outs[REPOSITORY]}:{outs[ACTIONS]}#{outs[REVISION]}", outs
-        )
-
-    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
-        # A refresh keeps what create saw: whether the grant still holds is for `pulumi up`.
-        return pulumi.dynamic.ReadResult(id_, dict(props))
-
-    def diff(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> pulumi.dynamic.DiffResult:
-        keys = (SERVER, REPOSITORY, ACTIONS, USERNAME, REVISION, REGISTRY_ID)
-        changed = [key for key in keys if _olds.get(key) != _news.get(key)]
-        # An update, never a replace: the gate owns nothing, it only waits again.
-        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[])
-
-    def update(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> pulumi.dynamic.UpdateResult:
-        return pulumi.dynamic.UpdateResult(self._wait(_news))
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        return None  # nothing exists outside the Pulumi state
+    def _id(self, outs: dict[str, Any]) -> str:
+        return f"{outs[SERVER]}/{outs[REPOSITORY]}:{outs[ACTIONS]}#{outs[REVISION]}"
 
 
-class ArmGateProvider(pulumi.dynamic.ResourceProvider):
-    """Create and update wait until ARM lets the principal read. Arguments are for tests."""
+class ArmGateProvider(GateProvider):
+    """Create and update wait until ARM lets the principal read."""
+
+    WAIT_AGAIN_ON = (URL, TENANT_ID, USERNAME, REVISION)
 
     def __init__(
         self,
@@ -685,11 +691,8 @@ class ArmGateProvider(pulumi.dynamic.ResourceProvider):
         clock: Callable[[], float] | None = None,
         poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
     ) -> None:
-        super().__init__()
+        super().__init__(sleep=sleep, clock=clock, poll_interval_seconds=poll_interval_seconds)
         self.fetch = fetch
-        self.sleep = sleep
-        self.clock = clock
-        self.poll_interval_seconds = poll_interval_seconds
 
     def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
         timeout = float(props.get(TIMEOUT_SECONDS) or REGISTRY_TIMEOUT_SECONDS)
@@ -700,34 +703,13 @@ class ArmGateProvider(pulumi.dynamic.ResourceProvider):
             str(props[PASSWORD]),
             timeout_seconds=timeout,
             fetch=self.fetch or get_as_principal,
-            poll_interval_seconds=self.poll_interval_seconds,
-            sleep=self.sleep or time.sleep,
-            clock=self.clock or time.monotonic,
+            **self._timing(),
         )
         outs = {key: value for key, value in props.items() if key != PASSWORD}
         return {**outs, TIMEOUT_SECONDS: timeout, STATUS: status}
 
-    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        outs = self._wait(props)
-        return pulumi.dynamic.CreateResult(gate_id(outs[URL], outs[REVISION]), outs)
-
-    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
-        return pulumi.dynamic.ReadResult(id_, dict(props))
-
-    def diff(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> pulumi.dynamic.DiffResult:
-        keys = (URL, TENANT_ID, USERNAME, REVISION)
-        changed = [key for key in keys if _olds.get(key) != _news.get(key)]
-        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[])
-
-    def update(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> pulumi.dynamic.UpdateResult:
-        return pulumi.dynamic.UpdateResult(self._wait(_news))
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        return None
+    def _id(self, outs: dict[str, Any]) -> str:
+        return gate_id(outs[URL], outs[REVISION])
 
 
 class RegistryAccessGate(pulumi.dynamic.Resource, module="azure", name="RegistryAccessGate"):
