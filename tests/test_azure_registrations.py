@@ -4,12 +4,10 @@ the registration signs in as azure-native does."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from dynamic_fakes import serialize
+from dynamic_fakes import run_as_provider_process, serialize
 from fake_cloud import Deployment, run_program
 
 from dynamic.provider_registration import (
@@ -195,7 +193,7 @@ def test_a_secret_azure_native_setting_is_refused_before_anything(name: str) -> 
     assert "very-secret-value" not in problem
 
 
-# --- the pickled provider, in a process of its own --------------------------------------
+# --- the pickled provider, in the provider process -----------------------------------------
 
 BUILD_CLIENT = """
 import base64, json, sys
@@ -223,15 +221,8 @@ def test_the_provider_process_signs_in_with_arm_variables_and_no_az(tmp_path: Pa
         "ARM_CLIENT_SECRET": "s3cr3t",
         "ARM_TENANT_ID": TENANT,
     }
-    completed = subprocess.run(
-        [sys.executable, "-I", "-c", BUILD_CLIENT],
-        input=serialize(RegistrationProvider()),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-        timeout=120,
-        check=False,
+    completed = run_as_provider_process(
+        BUILD_CLIENT, serialize(RegistrationProvider()), environment
     )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)

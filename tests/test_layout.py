@@ -35,8 +35,18 @@ def test_each_module_in_components_is_a_component_resource(module_name: str) -> 
 
 
 @pytest.mark.parametrize("module_name", modules("dynamic"))
-def test_each_module_in_dynamic_is_a_dynamic_resource(module_name: str) -> None:
-    assert any(issubclass(c, pulumi.dynamic.Resource) for c in classes(module_name))
+def test_each_module_in_dynamic_is_a_dynamic_resource_or_serves_them(module_name: str) -> None:
+    """A dynamic resource, or what they share (the wait loop), imported by those that are."""
+    if any(issubclass(c, pulumi.dynamic.Resource) for c in classes(module_name)):
+        return
+    users = [
+        other
+        for other in modules("dynamic")
+        if any(issubclass(c, pulumi.dynamic.Resource) for c in classes(other))
+        and f"from {module_name} import"
+        in (PROJECT_DIR / f"{other.replace('.', '/')}.py").read_text()
+    ]
+    assert users, f"{module_name} has no dynamic resource and no dynamic resource imports it"
 
 
 @pytest.mark.parametrize("module_name", modules("specs"))

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import json
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pulumi
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
+from dynamic_fakes import (
+    PROVIDER_KEY,
+    FakeTime,
+    RecordingCloud,
+    deserialize,
+    provider_host,
+    serialize,
+)
 
 from dynamic.provider_registration import (
     POLL_INTERVAL_SECONDS,
@@ -21,6 +29,8 @@ from dynamic.provider_registration import (
     register_and_wait,
     resource_id,
 )
+from dynamic.readiness_gate import ArmGateProvider, ReadinessGateProvider, RegistryGateProvider
+from pulumi_internals import UNKNOWN, provider_pb2
 
 NAMESPACE = "Microsoft.ContainerInstance"
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -375,6 +385,8 @@ def test_check_rejects_missing_inputs() -> None:
 
     assert ok.failures == []
     assert sorted(failure.property for failure in bad.failures) == ["namespace", "subscription_id"]
+    for unknown in (UNKNOWN, pulumi.UNKNOWN):
+        assert provider.check({}, {**PROPS, "subscription_id": unknown}).failures == []
 
 
 def test_resource_id_is_the_arm_provider_id() -> None:
@@ -384,58 +396,73 @@ def test_resource_id_is_the_arm_provider_id() -> None:
 # --- serialization, as pulumi.dynamic does it ---------------------------------------------
 
 
-def test_provider_survives_the_sdk_round_trip() -> None:
+def test_provider_survives_the_sdk_round_trip_by_reference() -> None:
     serialized = serialize(RegistrationProvider())
 
     # What pulumi/dynamic/__main__.py get_provider does.
     loaded = deserialize(serialized)
 
-    # By value: a copy of the class was rebuilt from the pickle, not imported.
-    assert type(loaded) is not RegistrationProvider
-    assert type(loaded).__qualname__ == RegistrationProvider.__qualname__
+    # By reference: the class is this module's, imported again, not rebuilt from byte code.
+    assert type(loaded) is RegistrationProvider
+    assert b"dynamic.provider_registration" in base64.b64decode(serialized)
     assert loaded.client_factory is None
-    assert isinstance(loaded, pulumi.dynamic.ResourceProvider)
     result = loaded.diff(ID, dict(OLDS), {**PROPS, "namespace": "Microsoft.Web"})
     assert result.replaces == ["namespace"]
     # Deterministic, so the stored provider does not change between runs.
     assert serialize(RegistrationProvider()) == serialized
 
 
-LOAD_ELSEWHERE = """
-import base64, importlib.util, json, sys
-import dill
-from pulumi.runtime._serialization import _deserialize
-
-serialized = sys.stdin.read()
-provider = _deserialize(lambda: dill.loads(base64.b64decode(serialized)))
-olds = {"namespace": "N", "subscription_id": "S", "registration_state": "Registered"}
-diff = provider.diff("id", olds, {"namespace": "M", "subscription_id": "S"})
-check = provider.check({}, {"namespace": "", "subscription_id": "S"})
-provider.delete("id", olds)
-print(json.dumps({
-    "components_importable": importlib.util.find_spec("components") is not None,
-    "replaces": diff.replaces,
-    "check_failures": [f.property for f in check.failures],
-    "class": type(provider).__qualname__,
-    "loaded_modules": sorted(m for m in sys.modules if m.split(".")[0] in ("azure", "components")),
-}))
-"""
+# The names every stack's state holds (decision 0001): renaming one needs an alias left behind.
+NAMES_IN_THE_STATE = [
+    (RegistrationProvider, "dynamic.provider_registration", "RegistrationProvider"),
+    (ReadinessGateProvider, "dynamic.readiness_gate", "ReadinessGateProvider"),
+    (RegistryGateProvider, "dynamic.readiness_gate", "RegistryGateProvider"),
+    (ArmGateProvider, "dynamic.readiness_gate", "ArmGateProvider"),
+]
 
 
-def test_provider_loads_in_a_process_without_the_project_on_sys_path(tmp_path: Path) -> None:
-    """Like the dynamic provider process, but where `components` cannot be imported at all."""
-    serialized = serialize(RegistrationProvider())
+@pytest.mark.parametrize(("provider_class", "module", "name"), NAMES_IN_THE_STATE)
+def test_the_state_names_each_provider_by_module_and_class(
+    provider_class: type, module: str, name: str
+) -> None:
+    pickled = base64.b64decode(serialize(provider_class()))
 
-    completed = run_isolated(LOAD_ELSEWHERE, serialized, tmp_path)
+    assert module.encode() in pickled
+    assert name.encode() in pickled
+    # Nothing of the class's code: no byte code object in the pickle.
+    assert b"_create_code" not in pickled
+    assert len(pickled) < 512
 
-    assert completed.returncode == 0, completed.stderr
-    report = json.loads(completed.stdout)
-    assert report["components_importable"] is False
-    assert report["replaces"] == ["namespace"]
-    assert report["check_failures"] == ["namespace"]
-    assert report["class"].endswith("RegistrationProvider")
-    # Neither the project nor the Azure SDK is loaded just to unpickle and diff.
-    assert report["loaded_modules"] == []
+
+def test_the_sdk_provider_process_in_the_project_folder_runs_it() -> None:
+    """The provider process Pulumi starts: check and diff over gRPC, as the engine asks them."""
+    provider = serialize(RegistrationProvider())
+    olds = {**OLDS, PROVIDER_KEY: provider}
+
+    with provider_host() as host:
+        failures = host.check(
+            {"namespace": "", "subscription_id": SUBSCRIPTION, PROVIDER_KEY: provider}
+        )
+        # A first preview, if the subscription is not known yet.
+        preview = host.check({**PROPS, "subscription_id": UNKNOWN, PROVIDER_KEY: provider})
+        diff = host.diff(olds, {**PROPS, "namespace": "Microsoft.Web", PROVIDER_KEY: provider})
+        same = host.diff(olds, {**PROPS, PROVIDER_KEY: provider})
+
+    assert failures == [("namespace", "namespace must be a non-empty string")]
+    assert preview == []
+    assert list(diff.replaces) == ["namespace"]
+    assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
+
+
+def test_the_provider_process_needs_the_project_folder(tmp_path: Path) -> None:
+    """Started anywhere else (another `main:` folder, say), it cannot import the provider."""
+    provider = serialize(RegistrationProvider())
+
+    with provider_host(cwd=tmp_path) as host, pytest.raises(grpc.RpcError) as raised:
+        host.check({**PROPS, PROVIDER_KEY: provider})
+
+    assert "No module named 'dynamic'" in str(raised.value.details())  # pyright: ignore[reportAttributeAccessIssue]
 
 
 # --- the resource under Pulumi mocks ------------------------------------------------------

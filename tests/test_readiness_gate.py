@@ -13,12 +13,18 @@ import time
 import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from dynamic_fakes import FakeTime, RecordingCloud, deserialize, run_isolated, serialize
+from dynamic_fakes import (
+    PROVIDER_KEY,
+    FakeTime,
+    RecordingCloud,
+    deserialize,
+    provider_host,
+    serialize,
+)
 from loopback_http import running
 
 from dynamic.readiness_gate import (
@@ -32,7 +38,7 @@ from dynamic.readiness_gate import (
     gate_id,
     wait_until_ready,
 )
-from pulumi_internals import UNKNOWN
+from pulumi_internals import UNKNOWN, provider_pb2
 
 URL = "http://20.1.2.3:8080/healthz"
 REVISION = "pod-uid-1234"
@@ -285,11 +291,15 @@ def test_delete_does_nothing() -> None:
 def test_check_accepts_http_https_and_unknown_urls() -> None:
     provider = ReadinessGateProvider()
 
-    for url in (URL, "https://todo.example/healthz", UNKNOWN):
+    for url in (URL, "https://todo.example/healthz", UNKNOWN, pulumi.UNKNOWN):
         result = provider.check({}, {**PROPS, "url": url})
         assert result.failures == [], url
-    unknowns = provider.check({}, {"url": UNKNOWN, "revision": UNKNOWN, "timeout_seconds": UNKNOWN})
-    assert unknowns.failures == []
+    # Unknowns as the wire's string and as the provider process hands them over.
+    for unknown in (UNKNOWN, pulumi.UNKNOWN):
+        unknowns = provider.check(
+            {}, {"url": unknown, "revision": unknown, "timeout_seconds": unknown}
+        )
+        assert unknowns.failures == []
 
 
 def test_check_rejects_other_urls_and_bad_inputs() -> None:
@@ -585,64 +595,41 @@ def test_real_http_resets_until_the_timeout_name_the_reset(server: tuple[str, Sc
 # --- serialization, as pulumi.dynamic does it -----------------------------------------------
 
 
-def test_provider_survives_the_sdk_round_trip() -> None:
+def test_provider_survives_the_sdk_round_trip_by_reference() -> None:
     serialized = serialize(ReadinessGateProvider())
 
     loaded = deserialize(serialized)
 
-    # By value: a copy of the class was rebuilt from the pickle, not imported.
-    assert type(loaded) is not ReadinessGateProvider
-    assert type(loaded).__qualname__ == ReadinessGateProvider.__qualname__
+    # By reference: the class is this module's, imported again, not rebuilt from byte code.
+    assert type(loaded) is ReadinessGateProvider
     assert loaded.fetch is None
     assert loaded.diff(ID, dict(OLDS), {**PROPS, "revision": "new"}).changes is True
     # Deterministic, so the stored provider does not change between runs.
     assert serialize(ReadinessGateProvider()) == serialized
 
 
-LOAD_ELSEWHERE = """
-import base64, importlib.util, json, sys
-import dill
-from pulumi.runtime._serialization import _deserialize
-
-serialized, url = sys.stdin.read().split()
-provider = _deserialize(lambda: dill.loads(base64.b64decode(serialized)))
-olds = {"url": url, "revision": "a", "timeout_seconds": 600.0, "status": 200}
-diff = provider.diff("id", olds, {"url": url, "revision": "b", "timeout_seconds": 600})
-check = provider.check({}, {"url": "ftp://x", "revision": "b", "timeout_seconds": 600})
-provider.poll_interval_seconds = 0.01
-created = provider.create({"url": url, "revision": "b", "timeout_seconds": 10})
-print(json.dumps({
-    "components_importable": importlib.util.find_spec("components") is not None,
-    "changes": diff.changes,
-    "check_failures": [f.property for f in check.failures],
-    "class": type(provider).__qualname__,
-    "id": created.id,
-    "status": created.outs["status"],
-    "loaded_modules": sorted(m for m in sys.modules if m.split(".")[0] == "components"),
-}))
-"""
-
-
-def test_provider_loads_and_polls_in_a_process_without_the_project(
-    tmp_path: Path, server: tuple[str, Script]
-) -> None:
-    """Like the dynamic provider process, where `components` cannot be imported at all."""
+def test_the_sdk_provider_process_checks_diffs_and_polls(server: tuple[str, Script]) -> None:
+    """The provider process Pulumi starts, over gRPC: the real fetch against the loopback."""
     base, script = server
     script.answers = [(503, JSON, UNAVAILABLE.encode()), (200, JSON, b"{}")]
-    serialized = serialize(ReadinessGateProvider())
+    provider = serialize(ReadinessGateProvider(poll_interval_seconds=0.01))
+    url = f"{base}/healthz"
+    olds = {"url": url, "revision": "a", "timeout_seconds": 600.0, "status": 200}
+    news = {"url": url, "revision": "b", "timeout_seconds": 10, PROVIDER_KEY: provider}
 
-    completed = run_isolated(LOAD_ELSEWHERE, f"{serialized}\n{base}/healthz", tmp_path)
+    with provider_host() as host:
+        bad = host.check({**news, "url": "ftp://x"})
+        # A first preview: the pod's address and uid are not known yet.
+        preview = host.check({**news, "url": UNKNOWN, "revision": UNKNOWN})
+        diff = host.diff({**olds, PROVIDER_KEY: provider}, news)
+        gate_id_, outs = host.create(news)
 
-    assert completed.returncode == 0, completed.stderr
-    report = json.loads(completed.stdout)
-    assert report["components_importable"] is False
-    assert report["changes"] is True
-    assert report["check_failures"] == ["url"]
-    assert report["class"].endswith("ReadinessGateProvider")
-    assert report["id"] == f"{base}/healthz#b"
-    assert report["status"] == 200
-    assert report["loaded_modules"] == []
-    # The real urllib fetch ran in that process against the loopback server.
+    assert [name for name, _reason in bad] == ["url"]
+    assert preview == []
+    assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert list(diff.replaces) == []
+    assert gate_id_ == f"{url}#b"
+    assert outs["status"] == 200
     assert script.paths == ["/healthz", "/healthz"]
 
 

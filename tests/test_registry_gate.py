@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dynamic_fakes import FakeTime, serialize
+from dynamic_fakes import FakeTime, run_as_provider_process, serialize
 from loopback_http import Authority, JsonHandler, serving
 
 from dynamic.readiness_gate import (
@@ -225,7 +223,7 @@ def test_a_new_revision_waits_again_and_a_refresh_asks_nothing() -> None:
     assert provider.read("id", olds).outs == olds
 
 
-# --- for real: the pickled provider in a process of its own, HTTPS on the loopback ---------
+# --- for real: the pickled provider in the provider process, HTTPS on the loopback ---------
 
 RUN_CREATE = """
 import base64, json, sys
@@ -266,16 +264,11 @@ def test_a_real_process_waits_through_401_until_the_token_grants_push(
     provider = RegistryGateProvider(poll_interval_seconds=0.2)
     props = provider_props(server=server, registry_id="")
     started = time.monotonic()
-    completed = subprocess.run(
-        [sys.executable, "-I", "-c", RUN_CREATE],
-        input=serialize(provider) + "\n" + json.dumps(props),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
+    completed = run_as_provider_process(
+        RUN_CREATE,
+        serialize(provider) + "\n" + json.dumps(props),
         # The process trusts the loopback CA as it would trust Azure's: through OpenSSL's default.
         env={"PATH": os.environ["PATH"], "SSL_CERT_FILE": str(ca), "HOME": str(tmp_path)},
-        timeout=60,
-        check=False,
     )
     elapsed = time.monotonic() - started
     assert completed.returncode == 0, completed.stderr
@@ -296,15 +289,10 @@ def test_a_real_process_refuses_a_server_it_does_not_trust(
     port, seen, _ca = token_service
     provider = RegistryGateProvider(poll_interval_seconds=0.2)
     props = provider_props(server=f"127.0.0.1:{port}", registry_id="", timeout_seconds=1)
-    completed = subprocess.run(
-        [sys.executable, "-I", "-c", RUN_CREATE],
-        input=serialize(provider) + "\n" + json.dumps(props),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
+    completed = run_as_provider_process(
+        RUN_CREATE,
+        serialize(provider) + "\n" + json.dumps(props),
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
-        timeout=60,
-        check=False,
     )
     assert completed.returncode != 0
     assert "no answer (" in completed.stderr
@@ -387,27 +375,22 @@ def test_the_connector_gate_waits_again_for_a_new_password_only() -> None:
     assert provider.diff("id", olds, arm_props(revision="key-2/assignment")).changes is True
 
 
-def test_both_gates_load_in_a_process_without_the_project(tmp_path: Path) -> None:
+def test_both_gates_load_in_the_provider_process_by_reference() -> None:
     script = """
 import base64, sys
 import dill
 from pulumi.runtime._serialization import _deserialize
 for line in sys.stdin.read().split():
     provider = _deserialize(lambda: dill.loads(base64.b64decode(line)))
-    print(type(provider).__qualname__)
+    print(f"{type(provider).__module__}.{type(provider).__qualname__}")
 print("components" in sys.modules)
 """
-    completed = subprocess.run(
-        [sys.executable, "-I", "-c", script],
-        input=serialize(RegistryGateProvider()) + "\n" + serialize(ArmGateProvider()),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
+    completed = run_as_provider_process(
+        script, serialize(RegistryGateProvider()) + "\n" + serialize(ArmGateProvider())
     )
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.split()
-    assert lines[0].endswith("RegistryGateProvider")
-    assert lines[1].endswith("ArmGateProvider")
+    assert lines[0] == "dynamic.readiness_gate.RegistryGateProvider"
+    assert lines[1] == "dynamic.readiness_gate.ArmGateProvider"
+    # Loading a provider imports its module, not the program's components.
     assert lines[2] == "False"
