@@ -9,6 +9,13 @@ single :class:`ConfigError` (a ``pulumi.RunError``, which Pulumi prints without 
 names the key, the value given and what is allowed. A key in the project's namespace that
 ``Pulumi.yaml`` does not declare is such a problem too (a misspelt setting would otherwise be
 ignored silently, since the Pulumi CLI validates only the keys a project declares).
+
+Why no validation library (pydantic was weighed): most of this module is the wording of what is
+allowed and the checks across settings (a DNS label only with one pod, a rollout within the ACI
+quota, the app's pods against the ACI rules); a model would still need those, and its errors
+name a field path and a type, not the stack key with the value as the stack file wrote it and
+what to write instead, with a did-you-mean for a misspelt key. The readers below keep that in
+one short class.
 """
 
 from __future__ import annotations
