@@ -36,7 +36,8 @@ PAGE_MARKER: Final = "<title>Todos</title>"
 
 PORT_VARIABLE = "PORT"
 
-# Mutual TLS between the entry point and the replicas (docs/decisions/0022-mutual-tls-to-replicas.md).
+# Mutual TLS between the entry point and the replicas
+# (docs/decisions/0022-mutual-tls-to-replicas.md).
 # Our app reads the directory of its TLS files from TLS_DIR and serves only liveness, in plain
 # HTTP, on PROBE_PORT, which is no declared containerPort, so ACI does not publish it. The file
 # names are those of a ``kubernetes.io/tls`` Secret; the app keeps its own copy of them (its
