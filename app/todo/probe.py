@@ -53,6 +53,10 @@ class ProbeServer:
     def start(self) -> None:
         threading.Thread(target=self._server.serve_forever, name="probe", daemon=True).start()
 
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
     def close_listener(self) -> None:
         """In a forked worker: drop the inherited socket, which only the master serves."""
         self._server.socket.close()
