@@ -286,6 +286,14 @@ def test_through_the_proxy_requests_and_health_checks_go_over_mutual_tls(
         assert proxy.stat("cluster.web.ssl.handshake") >= 1
     logged = replica.requests_logged()
     assert any(f"GET {HEALTH_PATH}" in line for line in logged), logged
+    # No warning from Envoy about the TLS settings (a deprecated field would be one); the one
+    # for the SIGTERM that stopped it is expected.
+    warnings = [
+        line
+        for line in proxy.log_path.read_text().splitlines()
+        if "][warning]" in line and "ENVOY_SIGTERM" not in line
+    ]
+    assert warnings == []
 
 
 @pytest.mark.parametrize("wrong", ["another CA", "another name"])
@@ -315,3 +323,28 @@ def test_a_replica_with_a_certificate_from_another_ca_or_for_another_name_gets_n
         assert [plain_get(proxy.port, "/api/todos")[0] for _ in range(5)] == [503] * 5
         assert proxy.stat("cluster.web.health_check.success") == 0
     assert impostor.requests_logged() == []
+
+
+def test_after_a_rotation_old_and_new_certificates_from_the_same_ca_still_talk(
+    tmp_path: Path, pki: Pki
+) -> None:
+    """credentialRotation replaces both leaves under the same CA, and the two Deployments roll
+    one at a time: an old proxy meets new replicas, and a new proxy old replicas. Each end
+    checks only the CA and the name, so both pairs talk."""
+    new_server, new_client = issue(pki.ca, REPLICA_SERVER), issue(pki.ca, ENTRY_CLIENT)
+    new_replica_dir = write_tls_dir(tmp_path / "new-replica-tls", new_server, pki.ca)
+    (tmp_path / "new").mkdir()
+    with (
+        _replica(tmp_path / "new", new_replica_dir) as new_replica,
+        _proxy_in_front(tmp_path, pki, new_replica.port) as old_proxy,
+    ):
+        _eventually(
+            lambda: plain_get(old_proxy.port, "/api/todos")[0] == 200,
+            "the old proxy serves from a new replica",
+        )
+    old_replica_dir = write_tls_dir(tmp_path / "old-replica-tls", pki.server, pki.ca)
+    (tmp_path / "old").mkdir()
+    with _replica(tmp_path / "old", old_replica_dir) as old_replica:
+        context = _client_context(pki, new_client, tmp_path / "new-client")
+        answer = tls_exchange(old_replica.port, context, "/api/todos")
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
