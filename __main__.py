@@ -171,6 +171,7 @@ app = TodoApp(
         virtual_node_name=connector.virtual_node_name,
         aci_region=settings.connector.aci_region,
         connection_string=data.connection_string,
+        credential_rotation=settings.credentials.rotation,
         registry_pull=registry_pull,
     ),
 )

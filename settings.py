@@ -38,6 +38,7 @@ import yaml
 
 from core.aci_rules import QuantityError, parse_quantity
 from core.aci_rules.regions import ACI_REGIONS, SOVEREIGN_CLOUD_REGIONS
+from core.app_contract import PROBE_PORT
 from dynamic.provider_registration import AZURE_NATIVE_AUTH, AZURE_NATIVE_SECRET_AUTH
 from pulumi_internals import CONFIG, get_config_env
 from specs.gke_identity import IdentityProblem, KubeconfigAuth, kubeconfig_auth
@@ -606,6 +607,16 @@ def load_settings(
             str(app.port),
             f"{UNPRIVILEGED_PORTS}-65535 for the app built from app/, which runs as a non-root "
             "user (any port with appImage)",
+        )
+
+    if app.image is None and not app.single_pod and app.port == PROBE_PORT:
+        # Behind the entry point our app answers liveness in plain HTTP on this port
+        # (docs/decisions/0022-mutual-tls-to-replicas.md).
+        reader.fail(
+            key("appPort"),
+            str(app.port),
+            f"any port from {UNPRIVILEGED_PORTS} to 65535 but {PROBE_PORT}, which the app built "
+            "from app/ keeps for its probes behind the entry point",
         )
 
     if app.placement is AppPlacement.ACI and not app.single_pod:

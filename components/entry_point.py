@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from core.app_contract import APP_LABELS
+from components.replica_tls import KeyPair
+from core.app_contract import (
+    APP_LABELS,
+    REPLICA_SERVER_NAME,
+    TLS_CA_FILE,
+    TLS_CERT_FILE,
+    TLS_KEY_FILE,
+)
 from specs.envoy_config import (
     CONFIG_FILE,
     DEPLOYED,
@@ -26,6 +33,7 @@ from specs.envoy_config import (
     READY_PATH,
     READY_PORT,
     ProxyTiming,
+    UpstreamTls,
     envoy_args,
     envoy_bootstrap,
     render,
@@ -40,6 +48,14 @@ ENTRY_LABELS = {**APP_LABELS, "name": ENTRY}
 REPLICAS = 2
 PUBLIC_PORT = 80
 CONFIG_PATH = f"/etc/envoy/{CONFIG_FILE}"
+# The client certificate, its key and the CA, from a Secret mounted read-only.
+TLS_DIR = "/etc/envoy-tls"
+UPSTREAM_TLS = UpstreamTls(
+    cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}",
+    key_file=f"{TLS_DIR}/{TLS_KEY_FILE}",
+    ca_file=f"{TLS_DIR}/{TLS_CA_FILE}",
+    server_name=REPLICA_SERVER_NAME,
+)
 # Envoy starts one worker thread per CPU it may use (envoy_args).
 CPU_LIMIT = 1
 # Envoy's connection cap and buffer limits are sized against it (specs/envoy_config.py).
@@ -95,6 +111,9 @@ class EntryPointArgs:
     # GET path that answers 200 only on a replica that can serve.
     health_path: str
     kubernetes_provider: k8s.Provider
+    # The proxy's client certificate when the replicas require mutual TLS; None: plain HTTP (an
+    # appImage, which the stack cannot make serve TLS).
+    client_tls: KeyPair | None = None
 
 
 class EntryPoint(pulumi.ComponentResource):
@@ -110,10 +129,14 @@ class EntryPoint(pulumi.ComponentResource):
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
         namespace = args.namespace
 
+        upstream_tls = UPSTREAM_TLS if args.client_tls is not None else None
         upstream = pulumi.Output.from_input(args.replicas_host).apply(
             lambda host: render(
                 envoy_bootstrap(
-                    upstream_host=host, upstream_port=args.app_port, health_path=args.health_path
+                    upstream_host=host,
+                    upstream_port=args.app_port,
+                    health_path=args.health_path,
+                    upstream_tls=upstream_tls,
                 )
             )
         )
@@ -125,6 +148,24 @@ class EntryPoint(pulumi.ComponentResource):
             immutable=True,
             data={CONFIG_FILE: upstream},
             opts=k8s_opts,
+        )
+
+        # Immutable and auto-named as the ConfigMap: a rotated certificate rolls the proxies.
+        tls_secret = (
+            k8s.core.v1.Secret(
+                f"{name}-tls",
+                metadata={"namespace": namespace, "labels": ENTRY_LABELS},
+                type="kubernetes.io/tls",
+                immutable=True,
+                string_data={
+                    TLS_CERT_FILE: args.client_tls.cert_pem,
+                    TLS_KEY_FILE: args.client_tls.key_pem,
+                    TLS_CA_FILE: args.client_tls.ca_cert_pem,
+                },
+                opts=k8s_opts,
+            )
+            if args.client_tls is not None
+            else None
         )
 
         k8s.apps.v1.Deployment(
@@ -149,7 +190,11 @@ class EntryPoint(pulumi.ComponentResource):
                 },
                 "template": {
                     "metadata": {"labels": ENTRY_LABELS},
-                    "spec": _proxy_pod_spec(args, config.metadata.apply(lambda m: m.name or "")),
+                    "spec": _proxy_pod_spec(
+                        args,
+                        config.metadata.apply(lambda m: m.name or ""),
+                        tls_secret.metadata.apply(lambda m: m.name or "") if tls_secret else None,
+                    ),
                 },
             },
             opts=k8s_opts,
@@ -214,9 +259,18 @@ def _load_balancer_ip(status: k8s.core.v1.outputs.ServiceStatus | None) -> str:
 
 
 def _proxy_pod_spec(
-    args: EntryPointArgs, config_map: pulumi.Input[str]
+    args: EntryPointArgs, config_map: pulumi.Input[str], tls_secret: pulumi.Input[str] | None
 ) -> k8s.core.v1.PodSpecArgsDict:
     """Envoy on GKE nodes only, one per node, as an unprivileged process."""
+    mounts: list[k8s.core.v1.VolumeMountArgsDict] = [
+        {"name": "config", "mount_path": posixpath.dirname(CONFIG_PATH), "read_only": True}
+    ]
+    volumes: list[k8s.core.v1.VolumeArgsDict] = [
+        {"name": "config", "config_map": {"name": config_map}}
+    ]
+    if tls_secret is not None:
+        mounts.append({"name": "tls", "mount_path": TLS_DIR, "read_only": True})
+        volumes.append({"name": "tls", "secret": {"secret_name": tls_secret}})
     return {
         # Never on the virtual node: the proxy must be inside the cluster network.
         "affinity": {
@@ -269,14 +323,8 @@ def _proxy_pod_spec(
                     "initial_delay_seconds": 10,
                     "period_seconds": 10,
                 },
-                "volume_mounts": [
-                    {
-                        "name": "config",
-                        "mount_path": posixpath.dirname(CONFIG_PATH),
-                        "read_only": True,
-                    },
-                ],
+                "volume_mounts": mounts,
             }
         ],
-        "volumes": [{"name": "config", "config_map": {"name": config_map}}],
+        "volumes": volumes,
     }

@@ -11,7 +11,17 @@ import pulumi_kubernetes as k8s
 
 from components.app_image import RegistryPull
 from components.entry_point import ENTRY_LABELS, EntryPoint, EntryPointArgs
-from core.app_contract import APP_LABELS, NAMESPACE, WEB, WEB_LABELS, AppContract
+from components.replica_tls import KeyPair, ReplicaTls, ReplicaTlsArgs
+from core.app_contract import (
+    APP_LABELS,
+    NAMESPACE,
+    TLS_CA_FILE,
+    TLS_CERT_FILE,
+    TLS_KEY_FILE,
+    WEB,
+    WEB_LABELS,
+    AppContract,
+)
 from dynamic.readiness_gate import HttpReadinessGate
 from settings import AppSettings
 from specs.web_workload import (
@@ -19,6 +29,7 @@ from specs.web_workload import (
     READY_TIMEOUT,
     READY_TIMEOUT_SECONDS,
     WebPodInputs,
+    mutual_tls,
     scan_skips,
     web_deployment_spec,
     web_pod_annotations,
@@ -40,6 +51,8 @@ class TodoAppArgs:
     aci_region: str
     # Secret: the MongoDB connection string with the database in its path.
     connection_string: pulumi.Input[str]
+    # credentialRotation: changing it replaces the certificates of the entry point's hop too.
+    credential_rotation: str
     # A pull-only registry credential, when the image is in a private registry.
     registry_pull: RegistryPull | None = None
 
@@ -50,7 +63,8 @@ class TodoApp(pulumi.ComponentResource):
     With one replica in ``aci`` placement it is the seed's ``web`` pod, pinned to the virtual
     node, and ``web_ip`` is the pod's IP, which for an ACI pod is the container group's public IP.
     Otherwise the replicas are a Deployment behind the entry point (components/entry_point.py),
-    and ``web_ip`` is the entry point's load balancer. The pod spec is the same in every mode
+    and ``web_ip`` is the entry point's load balancer; with our own app, the entry point and the
+    replicas speak mutual TLS (components/replica_tls.py). The pod spec is the same in every mode
     (specs/web_workload.py). The database location reaches the container from a Secret,
     in the variable the image reads (core/app_contract.py). With our own app, an HTTP
     check of ``/healthz`` from the deploying machine makes ``pulumi up`` finish only once the app
@@ -89,11 +103,26 @@ class TodoApp(pulumi.ComponentResource):
             if args.registry_pull is not None
             else None
         )
+        certificates = (
+            ReplicaTls(
+                f"{name}-tls",
+                ReplicaTlsArgs(rotation=args.credential_rotation),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            if mutual_tls(settings, contract)
+            else None
+        )
+        replica_tls = (
+            _tls_secret(f"{name}-tls", certificates.server, namespace_name, k8s_opts)
+            if certificates is not None
+            else None
+        )
         inputs = WebPodInputs(
             image=args.image,
             virtual_node_name=args.virtual_node_name,
             database_secret=database.metadata.apply(lambda m: m.name or ""),
             pull_secret=pull_secret.metadata.apply(lambda m: m.name or "") if pull_secret else None,
+            tls_secret=replica_tls.metadata.apply(lambda m: m.name or "") if replica_tls else None,
         )
         skips = scan_skips(settings, contract, pinned_by_digest=args.registry_pull is not None)
         metadata: k8s.meta.v1.ObjectMetaArgsDict = {
@@ -194,6 +223,7 @@ class TodoApp(pulumi.ComponentResource):
                     app_port=settings.port,
                     health_path=contract.readiness_path or "/",
                     kubernetes_provider=args.kubernetes_provider,
+                    client_tls=certificates.client if certificates is not None else None,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -226,6 +256,25 @@ class TodoApp(pulumi.ComponentResource):
         self.register_outputs(
             {"webIp": self.web_ip, "webUrl": self.web_url, "workload": self.workload}
         )
+
+
+def _tls_secret(
+    name: str, pair: KeyPair, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Secret:
+    """The replicas' certificate, key and CA; immutable and auto-named, so a rotated certificate
+    makes a new Secret and rolls the replicas (ACI mounts every key of it: ACI rule V4)."""
+    return k8s.core.v1.Secret(
+        name,
+        metadata={"namespace": namespace, "labels": WEB_LABELS},
+        type="kubernetes.io/tls",
+        immutable=True,
+        string_data={
+            TLS_CERT_FILE: pair.cert_pem,
+            TLS_KEY_FILE: pair.key_pem,
+            TLS_CA_FILE: pair.ca_cert_pem,
+        },
+        opts=opts,
+    )
 
 
 def _pull_secret(

@@ -35,6 +35,22 @@ SERVED_BY_HEADER: Final = "X-Served-By"
 PAGE_MARKER: Final = "<title>Todos</title>"
 
 PORT_VARIABLE = "PORT"
+
+# Mutual TLS between the entry point and the replicas
+# (docs/decisions/0022-mutual-tls-to-replicas.md).
+# Our app reads the directory of its TLS files from TLS_DIR and serves only liveness, in plain
+# HTTP, on PROBE_PORT, which is no declared containerPort, so ACI does not publish it. The file
+# names are those of a ``kubernetes.io/tls`` Secret; the app keeps its own copy of them (its
+# image is built from app/ alone) and a test holds the two equal.
+TLS_DIR_VARIABLE: Final = "TLS_DIR"
+PROBE_PORT_VARIABLE: Final = "PROBE_PORT"
+PROBE_PORT: Final = 8081
+TLS_CERT_FILE: Final = "tls.crt"
+TLS_KEY_FILE: Final = "tls.key"
+TLS_CA_FILE: Final = "ca.crt"
+# The one name every replica's certificate carries and the entry point checks: an ACI replica's
+# IP changes with each container group, so its address cannot be what is checked.
+REPLICA_SERVER_NAME: Final = "web-replicas.todo.gke-aci.internal"
 # Where every supported app keeps its todos (our app's TodoStore; the seed's mongoose model Todo).
 COLLECTION = "todos"
 
@@ -57,6 +73,9 @@ class AppContract:
     # The image's non-root user, when known: replicas on GKE then run as it, with a read-only
     # root file system (a writable /tmp is mounted). None: the image's own user, unknown here.
     run_as_user: int | None = None
+    # Whether the image serves mutual TLS on its port (TLS_DIR) and liveness on PROBE_PORT, so
+    # that behind the entry point only the entry point reaches it.
+    serves_mutual_tls: bool = False
 
     @property
     def database_file_variable(self) -> str:
@@ -75,6 +94,7 @@ OWN_APP = AppContract(
     liveness_path="/livez",
     # app/Dockerfile: USER 10001:10001.
     run_as_user=10001,
+    serves_mutual_tls=True,
 )
 
 

@@ -106,6 +106,8 @@ TIME_OFFSET: Final = "time:index/offset:Offset"
 TIME_SLEEP: Final = "time:index/sleep:Sleep"
 TLS_PRIVATE_KEY: Final = "tls:index/privateKey:PrivateKey"
 TLS_SELF_SIGNED_CERT: Final = "tls:index/selfSignedCert:SelfSignedCert"
+TLS_CERT_REQUEST: Final = "tls:index/certRequest:CertRequest"
+TLS_LOCALLY_SIGNED_CERT: Final = "tls:index/locallySignedCert:LocallySignedCert"
 READINESS_GATE: Final = "pulumi-python:dynamic/http:ReadinessGate"
 REGISTRY_ACCESS_GATE: Final = "pulumi-python:dynamic/azure:RegistryAccessGate"
 ARM_ACCESS_GATE: Final = "pulumi-python:dynamic/azure:ArmAccessGate"
@@ -299,6 +301,8 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
         Cloud.LOCAL, 1, _LOCAL, computed=("privateKeyPem", "publicKeyPem")
     ),
     TLS_SELF_SIGNED_CERT: ResourceType(Cloud.LOCAL, 1, _LOCAL, computed=("certPem",)),
+    TLS_CERT_REQUEST: ResourceType(Cloud.LOCAL, 1, _LOCAL, computed=("certRequestPem",)),
+    TLS_LOCALLY_SIGNED_CERT: ResourceType(Cloud.LOCAL, 1, _LOCAL, computed=("certPem",)),
     REGISTRY_ACCESS_GATE: ResourceType(
         Cloud.AZURE,
         60,

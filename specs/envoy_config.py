@@ -19,6 +19,9 @@ broken replica out of rotation.
   local-origin failures) rather than after its health checks time out.
 - At the door: a cap on connections, a deadline for request headers, 32 KiB buffers per
   connection, normalized paths (envoy ``docs/root/configuration/best_practices/edge.rst``).
+- With ``UpstreamTls``, every connection to a replica, health checks included, is TLS 1.3 with
+  the proxy's client certificate, and the replica must present a certificate from the stack's CA
+  for the one fixed name (docs/decisions/0022-mutual-tls-to-replicas.md).
 
 The health checks cost little: with two proxies, each replica is asked every 5 s by each, and our
 app's ``/healthz`` pings the database once per request.
@@ -91,6 +94,22 @@ _CONNECTION_CAP = (
     f"{_TYPES}.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig"
 )
 _HTTP_OPTIONS = f"{_TYPES}.upstreams.http.v3.HttpProtocolOptions"
+_UPSTREAM_TLS = f"{_TYPES}.transport_sockets.tls.v3.UpstreamTlsContext"
+
+
+@dataclass(frozen=True)
+class UpstreamTls:
+    """Mutual TLS to the replicas: the proxy's certificate and key, the CA and the name to check.
+
+    Files, not inline values: the key reaches the proxy only in a Secret it mounts, never in the
+    ConfigMap that holds this configuration.
+    """
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+    # The DNS name every replica's certificate carries; their IPs change, so this is checked.
+    server_name: str
 
 
 def seconds(value: float) -> str:
@@ -198,10 +217,44 @@ def _route_to_replicas(timing: ProxyTiming) -> dict[str, Any]:
     }
 
 
-def _replicas_cluster(
-    upstream_host: str, upstream_port: int, health_path: str, timing: ProxyTiming
-) -> dict[str, Any]:
+def _transport_socket(tls: UpstreamTls) -> dict[str, Any]:
+    """TLS 1.3 with the client certificate; the replica's certificate checked against the CA and
+    the fixed name (a certificate from another CA, or for another name, fails the handshake)."""
     return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": _UPSTREAM_TLS,
+            "sni": tls.server_name,
+            "common_tls_context": {
+                "tls_params": {
+                    "tls_minimum_protocol_version": "TLSv1_3",
+                    "tls_maximum_protocol_version": "TLSv1_3",
+                },
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": tls.cert_file},
+                        "private_key": {"filename": tls.key_file},
+                    }
+                ],
+                "validation_context": {
+                    "trusted_ca": {"filename": tls.ca_file},
+                    "match_typed_subject_alt_names": [
+                        {"san_type": "DNS", "matcher": {"exact": tls.server_name}}
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _replicas_cluster(
+    upstream_host: str,
+    upstream_port: int,
+    health_path: str,
+    timing: ProxyTiming,
+    tls: UpstreamTls | None,
+) -> dict[str, Any]:
+    cluster = {
         "name": UPSTREAM_CLUSTER,
         "cluster_type": {
             "name": "envoy.clusters.dns",
@@ -280,6 +333,10 @@ def _replicas_cluster(
             }
         ],
     }
+    if tls is not None:
+        # Health checks use the cluster's transport socket: they go over the same TLS.
+        cluster["transport_socket"] = _transport_socket(tls)
+    return cluster
 
 
 def _overload_manager(timing: ProxyTiming) -> dict[str, Any]:
@@ -297,9 +354,15 @@ def _overload_manager(timing: ProxyTiming) -> dict[str, Any]:
 
 
 def envoy_bootstrap(
-    *, upstream_host: str, upstream_port: int, health_path: str, timing: ProxyTiming = DEPLOYED
+    *,
+    upstream_host: str,
+    upstream_port: int,
+    health_path: str,
+    timing: ProxyTiming = DEPLOYED,
+    upstream_tls: UpstreamTls | None = None,
 ) -> dict[str, Any]:
-    """Envoy's bootstrap (API v3) for replicas found at ``upstream_host`` (a DNS name)."""
+    """Envoy's bootstrap (API v3) for replicas found at ``upstream_host`` (a DNS name), reached
+    over mutual TLS when ``upstream_tls`` is given."""
     ready = {
         "match": {"path": READY_PATH},
         "direct_response": {"status": 200, "body": {"inline_string": "ready\n"}},
@@ -312,7 +375,9 @@ def envoy_bootstrap(
                 _http_listener("web", LISTEN_PORT, _route_to_replicas(timing), timing, public=True),
                 _http_listener("ready", READY_PORT, ready, timing, public=False),
             ],
-            "clusters": [_replicas_cluster(upstream_host, upstream_port, health_path, timing)],
+            "clusters": [
+                _replicas_cluster(upstream_host, upstream_port, health_path, timing, upstream_tls)
+            ],
         },
     }
 

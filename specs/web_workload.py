@@ -7,6 +7,10 @@ One builder makes the pod spec the program sends, in every mode of ``appPlacemen
 - more replicas in ``aci``: a Deployment whose pods are all pinned to the virtual node;
 - ``burst``: a Deployment whose pods fill the GKE nodes first and overflow to ACI.
 
+Behind the entry point (every mode but the single pod), our own app serves mutual TLS on its
+port and liveness in plain HTTP on ``PROBE_PORT``, which it does not declare, so ACI does not
+publish it (``mutual_tls``; docs/decisions/0022-mutual-tls-to-replicas.md).
+
 Before any resource is registered, specs/aci_check.py renders the same spec with
 placeholders for the values other resources compute and holds it to the ACI rules.
 """
@@ -21,7 +25,15 @@ import pulumi_kubernetes as k8s
 
 from core.aci_rules import DNS_LABEL_ANNOTATION, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_TAINT
 from core.aci_rules.values import KNOWN_AFTER_DEPLOY
-from core.app_contract import PORT_VARIABLE, WEB, WEB_LABELS, AppContract
+from core.app_contract import (
+    PORT_VARIABLE,
+    PROBE_PORT,
+    PROBE_PORT_VARIABLE,
+    TLS_DIR_VARIABLE,
+    WEB,
+    WEB_LABELS,
+    AppContract,
+)
 from settings import AppPlacement, AppSettings
 from specs.pod_security import container_security, pod_security
 from specs.scan_skips import checkov_skips
@@ -31,6 +43,9 @@ HTTP_PORT_NAME = "http"
 POD_NAME_VARIABLE = "POD_NAME"
 NODE_NAME_VARIABLE = "NODE_NAME"
 _HOSTNAME = "kubernetes.io/hostname"
+# Where a replica reads its certificate, key and the CA (a kubernetes.io/tls Secret plus ca.crt;
+# ACI mounts every key of a secret volume, items or not: ACI rule V4).
+TLS_DIR = "/run/secrets/todo-tls"
 _ZONE = "topology.kubernetes.io/zone"
 
 # The taints the node lifecycle controller puts on a node that stops reporting. Without a
@@ -73,6 +88,8 @@ class WebPodInputs:
     database_secret: pulumi.Input[str]
     # The image pull Secret, when the image is in the stack's private registry.
     pull_secret: pulumi.Input[str] | None = None
+    # The Secret with the replicas' certificate, key and CA: required when ``mutual_tls``.
+    tls_secret: pulumi.Input[str] | None = None
 
 
 def placeholder_inputs(virtual_node_name: str, *, private_registry: bool) -> WebPodInputs:
@@ -82,13 +99,25 @@ def placeholder_inputs(virtual_node_name: str, *, private_registry: bool) -> Web
         virtual_node_name=virtual_node_name,
         database_secret=KNOWN_AFTER_DEPLOY,
         pull_secret=KNOWN_AFTER_DEPLOY if private_registry else None,
+        tls_secret=KNOWN_AFTER_DEPLOY,
     )
+
+
+def mutual_tls(app: AppSettings, contract: AppContract) -> bool:
+    """Whether the replicas serve mutual TLS to the entry point: behind it, and our own app.
+
+    The single pod is the seed's, opened in a browser at its own IP: plain HTTP, as the seed
+    has it. An ``appImage`` serves what it serves; the stack cannot make it speak TLS.
+    """
+    return contract.serves_mutual_tls and not app.single_pod
 
 
 def web_pod_spec(
     app: AppSettings, contract: AppContract, inputs: WebPodInputs
 ) -> k8s.core.v1.PodSpecArgsDict:
     """The spec of every app pod: the single pod's, or the Deployment's template."""
+    if mutual_tls(app, contract) and inputs.tls_secret is None:
+        raise ValueError("the replicas serve mutual TLS: their Secret is required")
     spec: k8s.core.v1.PodSpecArgsDict = {
         "tolerations": _tolerations(app),
         # ACI pods never call the Kubernetes API, and the connector cannot project
@@ -99,7 +128,7 @@ def web_pod_spec(
         # Enforced on GKE nodes; for an appImage its user is not known, so none is forced.
         "security_context": pod_security(contract.run_as_user),
         "containers": [_web_container(app, contract, inputs)],
-        "volumes": _volumes(contract, inputs),
+        "volumes": _volumes(app, contract, inputs),
     }
     if app.placement is AppPlacement.ACI:
         # Only the stack's own virtual node.
@@ -214,21 +243,28 @@ def _web_container(
     app: AppSettings, contract: AppContract, inputs: WebPodInputs
 ) -> k8s.core.v1.ContainerArgsDict:
     size = {"cpu": app.cpu, "memory": app.memory}
+    env: list[k8s.core.v1.EnvVarArgsDict] = [
+        _database_variable(contract, inputs),
+        {"name": PORT_VARIABLE, "value": str(app.port)},
+        {"name": POD_NAME_VARIABLE, "value_from": {"field_ref": {"field_path": "metadata.name"}}},
+        {"name": NODE_NAME_VARIABLE, "value_from": {"field_ref": {"field_path": "spec.nodeName"}}},
+    ]
+    mounts = _volume_mounts(contract)
+    readiness = (contract.readiness_path, app.port)
+    liveness = (contract.liveness_path, app.port)
+    if mutual_tls(app, contract):
+        env.append({"name": TLS_DIR_VARIABLE, "value": TLS_DIR})
+        env.append({"name": PROBE_PORT_VARIABLE, "value": str(PROBE_PORT)})
+        mounts.append({"name": "tls", "mount_path": TLS_DIR, "read_only": True})
+        # Neither the kubelet nor ACI presents a client certificate: both probes ask the plain
+        # port, which answers liveness only. A port number need not be declared (azure-aci
+        # v1.6.4 aci.go getProbe), and an undeclared one is not published (ACI rule C6).
+        # Readiness then means "serving"; the entry point's checks ask /healthz over TLS.
+        readiness = liveness = (contract.liveness_path, PROBE_PORT)
     container: k8s.core.v1.ContainerArgsDict = {
         "name": WEB,
         "image": inputs.image,
-        "env": [
-            _database_variable(contract, inputs),
-            {"name": PORT_VARIABLE, "value": str(app.port)},
-            {
-                "name": POD_NAME_VARIABLE,
-                "value_from": {"field_ref": {"field_path": "metadata.name"}},
-            },
-            {
-                "name": NODE_NAME_VARIABLE,
-                "value_from": {"field_ref": {"field_path": "spec.nodeName"}},
-            },
-        ],
+        "env": env,
         # ACI gives a container group a public IP only for declared ports, and has no port
         # mapping: the app's port is the public port.
         "ports": [{"name": HTTP_PORT_NAME, "container_port": app.port, "protocol": "TCP"}],
@@ -237,12 +273,12 @@ def _web_container(
         "resources": {"requests": size, "limits": size},
         # Read-only only for our app, whose writable paths are known (/tmp).
         "security_context": container_security(read_only_root=contract.run_as_user is not None),
-        "volume_mounts": _volume_mounts(contract),
+        "volume_mounts": mounts,
     }
-    if contract.readiness_path:
-        container["readiness_probe"] = _http_probe(contract.readiness_path, app.port, _READINESS)
-    if contract.liveness_path:
-        container["liveness_probe"] = _http_probe(contract.liveness_path, app.port, _LIVENESS)
+    if readiness[0]:
+        container["readiness_probe"] = _http_probe(readiness[0], readiness[1], _READINESS)
+    if liveness[0]:
+        container["liveness_probe"] = _http_probe(liveness[0], liveness[1], _LIVENESS)
     return container
 
 
@@ -258,10 +294,14 @@ def _database_variable(contract: AppContract, inputs: WebPodInputs) -> k8s.core.
     }
 
 
-def _volumes(contract: AppContract, inputs: WebPodInputs) -> list[k8s.core.v1.VolumeArgsDict]:
+def _volumes(
+    app: AppSettings, contract: AppContract, inputs: WebPodInputs
+) -> list[k8s.core.v1.VolumeArgsDict]:
     volumes: list[k8s.core.v1.VolumeArgsDict] = []
     if contract.database_file:
         volumes.append({"name": "database", "secret": {"secret_name": inputs.database_secret}})
+    if mutual_tls(app, contract) and inputs.tls_secret is not None:
+        volumes.append({"name": "tls", "secret": {"secret_name": inputs.tls_secret}})
     if contract.run_as_user is not None:
         # The root file system is read-only; gunicorn keeps its worker heartbeat files in /tmp.
         volumes.append({"name": "tmp", "empty_dir": {}})

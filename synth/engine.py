@@ -125,6 +125,8 @@ class Registration:
     additional_secret_outputs: tuple[str, ...]
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    # The replacementTrigger option: a change of its value replaces the resource.
+    replacement_trigger: Any = None
 
     @property
     def provider_urn(self) -> str:
@@ -189,6 +191,9 @@ class RecordingMonitor(mocks.MockMonitor):
             additional_secret_outputs=tuple(request.additionalSecretOutputs),
             inputs=inputs,
             outputs=outputs,
+            replacement_trigger=json_format.MessageToDict(request.replacement_trigger)
+            if request.HasField("replacement_trigger")
+            else None,
         )
         return response
 

@@ -23,6 +23,7 @@ from synth.cost import CostEstimate, cost_markdown
 from synth.engine import UNKNOWN, Deployment, Registration, redact
 from synth.graph import CLOUDS, ResourceGraph, cloud_of, mermaid, short_type
 from synth.plan import critical_path, estimate, minutes
+from synth.traffic import traffic_lines
 
 SCHEMA_VERSION = 1
 # The Kubernetes minor versions a REGULAR-channel GKE cluster may run while this is maintained:
@@ -164,6 +165,8 @@ class Summary:
     cost: CostEstimate | None = None
     # One line per workload that may run on the virtual node: size, placement, conformance.
     aci: list[str] = field(default_factory=list)
+    # One line per hop of the app's requests and what protects it (synth/traffic.py).
+    traffic: list[str] = field(default_factory=list)
 
 
 def summarize(
@@ -190,6 +193,7 @@ def summarize(
         notes=notes,
         cost=cost,
         aci=aci_summary_lines(aci_workloads(deployment)),
+        traffic=traffic_lines(deployment),
     )
 
 
@@ -199,6 +203,8 @@ def summary_text(summary: Summary) -> str:
     lines.append(f"  resources: {clouds} (+{summary.components} components)")
     lines.append(f"  cross-cloud flows: {len(summary.cross_cloud)}")
     lines.extend(f"    {flow}" for flow in summary.cross_cloud)
+    lines.append("  the app's traffic:")
+    lines.extend(f"    {hop}" for hop in summary.traffic)
     lines.append(
         f"  manifests: {summary.validation.checked} schema checks, "
         f"{len(summary.validation.failures)} failed"
@@ -252,6 +258,9 @@ def plan_markdown(graph: ResourceGraph, summary: Summary) -> str:
         f"| Cloud | Resources |\n| --- | --- |\n{clouds}\n\n"
         f"Components: {summary.components}.\n\n"
         f"Cross-cloud flows:\n\n{flows}\n\n"
+        "The app's traffic, hop by hop:\n\n"
+        + "".join(f"- {hop}\n" for hop in summary.traffic)
+        + "\n"
         f"Kubernetes manifests: {checks.checked} schema checks against Kubernetes "
         f"{', '.join(KUBERNETES_VERSIONS)}, {len(checks.failures)} failed.\n\n"
         "Workloads that may run on ACI, held to the ACI rules (`core/aci_rules`), which the "

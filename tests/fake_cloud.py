@@ -64,6 +64,9 @@ TLS_PRIVATE_KEY = (
     "-----BEGIN EC PRIVATE KEY-----\nFAKE-tls-private-key\n-----END EC PRIVATE KEY-----\n"
 )
 TLS_CERT = "-----BEGIN CERTIFICATE-----\nFAKE-cert\n-----END CERTIFICATE-----\n"
+TLS_CERT_REQUEST = (
+    "-----BEGIN CERTIFICATE REQUEST-----\nFAKE-csr\n-----END CERTIFICATE REQUEST-----\n"
+)
 GKE_ENDPOINT = "34.82.10.20"
 GKE_CA = base64.b64encode(b"FAKE-cluster-ca").decode()
 POD_IP = "20.66.7.8"
@@ -310,6 +313,11 @@ COMPUTED: dict[str, ComputeRule] = {
     types.IMAGE: _image,
     types.TLS_PRIVATE_KEY: _private_key,
     types.TLS_SELF_SIGNED_CERT: lambda _i, _n: ({"certPem": TLS_CERT}, "self-signed-cert"),
+    types.TLS_CERT_REQUEST: lambda _i, name: (
+        {"certRequestPem": TLS_CERT_REQUEST},
+        f"{name}-cert-request",
+    ),
+    types.TLS_LOCALLY_SIGNED_CERT: lambda _i, name: ({"certPem": TLS_CERT}, f"{name}-cert"),
     types.READINESS_GATE: _readiness_gate,
     # ARM let the connector's credential read.
     types.ARM_ACCESS_GATE: lambda inputs, _n: (

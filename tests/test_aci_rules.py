@@ -440,6 +440,12 @@ ALLOWED: dict[str, Change] = {
         resources={"requests": {"cpu": "10m", "memory": "100M"}, "limits": {"cpu": "1010m"}},
     ),
     "named-probe-port-declared": _set(f"{C}|readinessProbe|httpGet|port", "http"),
+    # A port number is sent as it is (aci.go getProbe): a probe may ask a port the pod does not
+    # declare, which is then not published on the group's IP (the replicas' plain probe port
+    # behind the entry point, specs/web_workload.py).
+    "probe-on-an-undeclared-port-number": _set(
+        f"{C}|livenessProbe", {"httpGet": {"path": "/livez", "port": 8081, "scheme": "HTTP"}}
+    ),
     "sleep-lifecycle-ignored": _set(f"{C}|lifecycle", {"preStop": {"sleep": {"seconds": 5}}}),
     "azure-files-csi": _volume(
         {

@@ -6,8 +6,16 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
 
+from app.todo import mutual_tls
 from components.azure_data import connection_string_for_database
-from core.app_contract import contract_for, image_repository, seed_dbhost
+from core.app_contract import (
+    TLS_CA_FILE,
+    TLS_CERT_FILE,
+    TLS_KEY_FILE,
+    contract_for,
+    image_repository,
+    seed_dbhost,
+)
 from specs.web_workload import web_url
 
 KEY = "abc+def/ghi=="
@@ -134,3 +142,14 @@ def test_web_url_names_the_port_unless_it_is_80() -> None:
         "http://todo-app.westus.azurecontainer.io"
     )
     assert web_url("20.1.2.3", 8080) == "http://20.1.2.3:8080"
+
+
+def test_the_app_reads_the_tls_files_the_stack_mounts() -> None:
+    """The app's image is built from app/ alone, so it keeps its own copy of the names."""
+    assert (mutual_tls.CERT_FILE, mutual_tls.KEY_FILE, mutual_tls.CA_FILE) == (
+        TLS_CERT_FILE,
+        TLS_KEY_FILE,
+        TLS_CA_FILE,
+    )
+    assert contract_for(None).serves_mutual_tls
+    assert not contract_for("janakiramm/todo").serves_mutual_tls

@@ -202,7 +202,8 @@ def test_the_proxy_starts_with_one_worker_per_cpu_it_may_use_and_no_hot_restart(
     assert "--disable-hot-restart" in args
     assert args[args.index("--config-path") + 1] == "/etc/envoy/envoy.json"
     assert envoy["volumeMounts"] == [
-        {"name": "config", "mountPath": "/etc/envoy", "readOnly": True}
+        {"name": "config", "mountPath": "/etc/envoy", "readOnly": True},
+        {"name": "tls", "mountPath": "/etc/envoy-tls", "readOnly": True},
     ]
 
 

@@ -37,11 +37,20 @@ from typing import Any
 import pytest
 from fake_cloud import Deployment, reveal, run_program
 from loopback_dns import LoopbackDns
+from replica_certs import issue, make_ca, write_tls_dir
 
 from app.todo.keepalive import proxy_idle_seconds
-from components.entry_point import CONFIG_PATH, CPU_LIMIT, MEMORY_LIMIT_MIB, pre_stop_seconds
+from components.entry_point import (
+    CONFIG_PATH,
+    CPU_LIMIT,
+    MEMORY_LIMIT_MIB,
+    TLS_DIR,
+    UPSTREAM_TLS,
+    pre_stop_seconds,
+)
 from settings import DEFAULT_ENTRY_PROXY_IMAGE
 from specs.envoy_config import ProxyTiming, envoy_args, envoy_bootstrap
+from specs.replica_tls import ENTRY_CLIENT
 
 BURST = {"gke-aci:appPlacement": "burst", "gke-aci:appReplicas": "3"}
 REPLICAS_NAME = "replicas.entry-proxy.test."
@@ -173,6 +182,7 @@ def test_the_program_deploys_the_rendered_configuration_with_the_deployed_timing
         upstream_host="web-replicas.todo.svc.cluster.local.",
         upstream_port=8080,
         health_path=HEALTH_PATH,
+        upstream_tls=UPSTREAM_TLS,
     )
     assert _rendered_config(burst) == json.loads(json.dumps(deployed))
 
@@ -380,6 +390,16 @@ def test_with_no_healthy_replica_the_proxy_answers_503_rather_than_guess(
     assert [replica.served for replica in replicas] == served
 
 
+def _with_tls_files(config: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The configuration with the mounted Secret's files (which Envoy reads when it validates)
+    in ``folder``: certificates made as the program makes them."""
+    ca = make_ca()
+    mounted = write_tls_dir(folder / "envoy-tls", issue(ca, ENTRY_CLIENT), ca)
+    text = json.dumps(config).replace(f"{TLS_DIR}/", f"{mounted}/")
+    assert text != json.dumps(config), "the configuration names no TLS file"
+    return json.loads(text)
+
+
 def _validate(tmp_path: Path, config: dict[str, Any]) -> str:
     config_file = tmp_path / "envoy.json"
     config_file.write_text(json.dumps(config))
@@ -399,7 +419,7 @@ def _validate(tmp_path: Path, config: dict[str, Any]) -> str:
 def test_the_rendered_configuration_is_valid_for_envoy_and_uses_nothing_deprecated(
     tmp_path: Path, burst: Deployment
 ) -> None:
-    output = _validate(tmp_path, _rendered_config(burst))
+    output = _validate(tmp_path, _with_tls_files(_rendered_config(burst), tmp_path))
     # Envoy logs a deprecated field as a warning ("Deprecated field: ... Using deprecated
     # option"); no warning of any kind is accepted.
     assert "deprecated" not in output.lower(), output

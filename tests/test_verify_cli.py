@@ -39,7 +39,8 @@ def test_make_verify_reads_the_stack_through_pulumi(tmp_path: Path) -> None:
         "dev",
     ]
     assert outcome.stdout.splitlines()[0].startswith("✓ virtual node: expected aci-connector")
-    assert outcome.stdout.splitlines()[-1] == "verify: all 9 checks passed (1 not run)"
+    # Not run on a single pod: both sides, and the replicas answering only the entry point.
+    assert outcome.stdout.splitlines()[-1] == "verify: all 9 checks passed (2 not run)"
     printed = outcome.stdout + outcome.stderr
     for secret in (KUBE_TOKEN, AZURE_TOKEN, "certificate-authority-data", ca.splitlines()[1]):
         assert secret not in printed
@@ -178,9 +179,13 @@ def test_json_output(tmp_path: Path) -> None:
         "http",
         "round-trip",
         "both-sides",
+        "replicas-private",
         "virtual-node-pods",
     ]
-    assert {c["status"] for c in document["checks"]} == {"pass"}
+    # This world's replicas run no app that serves mutual TLS (tests/test_verify_replicas.py).
+    statuses = {c["id"]: c["status"] for c in document["checks"]}
+    assert statuses.pop("replicas-private") == "skip"
+    assert set(statuses.values()) == {"pass"}
     app = document["checks"][4]
     assert app["expected"].startswith("Deployment web: 3 replicas Running")
     assert app["seen"] == f"3 Running: 2 on GKE nodes, 1 on ACI ({VK})"
@@ -201,7 +206,7 @@ def test_every_service_silent_still_ends_within_the_budget(tmp_path: Path) -> No
     assert outcome.line("connector").startswith("- connector: ")
     assert "got no answer (ReadTimeout" in outcome.line("app answers")
     assert outcome.line("database round trip").startswith("- ")
-    assert outcome.stdout.splitlines()[-1] == "verify: 2 of 2 checks failed (8 not run)"
+    assert outcome.stdout.splitlines()[-1] == "verify: 2 of 2 checks failed (9 not run)"
 
 
 def test_silent_azure_and_app_with_a_healthy_cluster(tmp_path: Path) -> None:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from verify import aci_checks, http_checks, node_checks, stray_pods, workload_checks
+from verify import (
+    aci_checks,
+    http_checks,
+    node_checks,
+    replica_checks,
+    stray_pods,
+    workload_checks,
+)
 from verify.aci import AzureCheckError
 from verify.budget import BudgetSpentError, NoAnswerError
 from verify.cluster import ClusterError
@@ -18,12 +25,14 @@ from verify.context import Check, Context, Skip
 from verify.report import Result, Status
 
 # The order a user would check by hand: the node (with the node guard's marks and deletions), the
-# connector, the app, Azure, HTTP, the database, both sides, and what else runs on the node.
+# connector, the app, Azure, HTTP, the database, both sides, the replicas' privacy behind the
+# entry point, and what else runs on the node.
 CHECKS: list[Check] = [
     *node_checks.CHECKS,
     *workload_checks.CHECKS,
     *aci_checks.CHECKS,
     *http_checks.CHECKS,
+    *replica_checks.CHECKS,
     *stray_pods.CHECKS,
 ]
 

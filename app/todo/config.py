@@ -1,5 +1,6 @@
-"""The app's configuration, read from the environment only: ``DB`` (or ``DB_FILE``), ``PORT``, and
-``POD_NAME``/``NODE_NAME`` (optional; see ``todo.served_by``).
+"""The app's configuration, read from the environment only: ``DB`` (or ``DB_FILE``), ``PORT``,
+``POD_NAME``/``NODE_NAME`` (optional; see ``todo.served_by``), and ``TLS_DIR`` and ``PROBE_PORT``
+(optional; see ``todo.mutual_tls``).
 
 ``DB_FILE`` names a file that holds the connection string, for platforms where environment
 variables are visible to whoever can read the deployment (ACI shows plain variables in the
@@ -18,11 +19,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 from urllib.parse import unquote, unquote_plus
 
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
+from todo.mutual_tls import TlsFiles, TlsFilesError, tls_files_in
 from todo.served_by import ServedBy, ServedByError, served_by_from
 
 DEFAULT_PORT = 8080
@@ -48,23 +51,34 @@ class Config:
     hosts: tuple[str, ...]
     port: int
     served_by: ServedBy = field(default_factory=ServedBy.of_this_host)
+    # Set: the app's port serves TLS only to clients with a certificate from the files' CA.
+    tls: TlsFiles | None = None
+    # Set: a plain HTTP port that answers liveness and nothing else (todo.probe).
+    probe_port: int | None = None
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
-    """Read ``DB`` or ``DB_FILE``, ``PORT`` and the served-by names; raise ConfigError naming the
-    first problem."""
+    """Read ``DB`` or ``DB_FILE``, ``PORT``, the served-by names, ``TLS_DIR`` and ``PROBE_PORT``;
+    raise ConfigError naming the first problem."""
     uri = read_database_uri(environ)
     database, hosts = parse_database_uri(uri)
     try:
         served_by = served_by_from(environ)
-    except ServedByError as error:
+        tls = tls_files_in(environ.get("TLS_DIR", "").strip())
+    except (ServedByError, TlsFilesError) as error:
         raise ConfigError(str(error)) from None
+    port = parse_port(environ)
+    probe_port = parse_port(environ, "PROBE_PORT", default=None)
+    if probe_port == port:
+        raise ConfigError(f"PROBE_PORT must differ from PORT ({port})")
     return Config(
         database_uri=uri,
         database=database,
         hosts=hosts,
-        port=parse_port(environ),
+        port=port,
         served_by=served_by,
+        tls=tls,
+        probe_port=probe_port,
     )
 
 
@@ -123,13 +137,19 @@ def parse_database_uri(uri: str) -> tuple[str, tuple[str, ...]]:
     return database, hosts
 
 
-def parse_port(environ: Mapping[str, str]) -> int:
-    """``PORT``, a TCP port number; unset or empty means the default, 8080."""
-    raw = environ.get("PORT", "").strip()
+@overload
+def parse_port(environ: Mapping[str, str], variable: str = "PORT") -> int: ...
+@overload
+def parse_port(environ: Mapping[str, str], variable: str, default: None) -> int | None: ...
+def parse_port(
+    environ: Mapping[str, str], variable: str = "PORT", default: int | None = DEFAULT_PORT
+) -> int | None:
+    """``variable``, a TCP port number; unset or empty means ``default`` (8080 for ``PORT``)."""
+    raw = environ.get(variable, "").strip()
     if not raw:
-        return DEFAULT_PORT
+        return default
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ConfigError(f"PORT must be a whole number from 1 to 65535, not {raw[:20]!r}")
+        raise ConfigError(f"{variable} must be a whole number from 1 to 65535, not {raw[:20]!r}")
     return int(raw)
 
 

@@ -166,7 +166,9 @@ def probes_exec_or_http(spec: Mapping[str, Any], ctx: PodContext) -> Iterator[Vi
     """C4: a probe has exactly one of exec and httpGet; a named port is the container's own.
 
     aci.go ``getProbe`` 1324-1365: tcpSocket or grpc alone, or both exec and httpGet, are
-    refused; a named httpGet port must be a ``ports[].name`` of the same container.
+    refused; a named httpGet port must be a ``ports[].name`` of the same container. A port
+    number is sent as it is, declared or not, and an undeclared port is not published on the
+    group's IP (C6): so a probe may ask a port that only the probes reach.
     """
     for where, container in _containers(spec, ctx):
         port_names = {port.get("name") for port in _list(container.get("ports"))}
