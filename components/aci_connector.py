@@ -7,7 +7,6 @@ unknown on a first preview. See docs/decisions/0002-connector-as-plain-manifests
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -16,21 +15,20 @@ import pulumi_tls as tls
 
 from components.node_guard import NodeGuard, NodeGuardArgs
 from settings import ConnectorSettings
-from specs.pod_security import DISTROLESS_NONROOT, container_security, pod_security
+from specs.connector_pod import (
+    CONTAINER_SECURITY,
+    CREDENTIALS_FILE,
+    KUBELET_PORT,
+    POD_SECURITY,
+    ConnectorPodInputs,
+    connector_pod_spec,
+    credentials_json,
+)
 from specs.scan_skips import checkov_skips
 
-KUBELET_PORT = 10250
-_TLS_DIR = "/etc/virtual-kubelet/tls"
-# The cluster's CA bundle, which every pod that mounts a service account token has from its
-# projected token volume.
-CLUSTER_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-_CREDENTIALS_DIR = "/etc/virtual-kubelet/azure"
-CREDENTIALS_FILE = "credentials.json"
 READY_ROLE_ANNOTATION = "gke-aci.io/role-assignment"
 READY_REGISTRATION_ANNOTATION = "gke-aci.io/microsoft-containerinstance"
 _LABELS = {"app.kubernetes.io/name": "aci-connector", "app.kubernetes.io/part-of": "gke-aci"}
-# Both containers of the pod: no root, no capability, no writable file system.
-_CONTAINER_SECURITY = container_security()
 
 
 def _rule(api_group: str, resources: list[str], verbs: list[str]) -> k8s.rbac.v1.PolicyRuleArgsDict:
@@ -226,100 +224,15 @@ class AciConnector(pulumi.ComponentResource):
                             ),
                         },
                     },
-                    "spec": {
-                        "service_account_name": service_account.metadata.apply(
-                            lambda m: m.name or ""
+                    "spec": connector_pod_spec(
+                        settings,
+                        ConnectorPodInputs(
+                            service_account=service_account.metadata.apply(lambda m: m.name or ""),
+                            credentials_secret=credentials.metadata.apply(lambda m: m.name or ""),
+                            serving_secret=serving_secret.metadata.apply(lambda m: m.name or ""),
+                            resource_group_name=azure.resource_group_name,
                         ),
-                        # The connector watches pods and nodes and writes their status. It
-                        # is the pod's only container: no other process holds this token.
-                        "automount_service_account_token": True,
-                        # The image is distroless/static with one static Go binary that listens
-                        # on 10250 (> 1024) and reads only mounted files: it needs no root, no
-                        # capability and no writable file system.
-                        "security_context": pod_security(DISTROLESS_NONROOT),
-                        "containers": [
-                            {
-                                "name": "virtual-kubelet",
-                                "image": settings.image,
-                                "command": ["/usr/bin/virtual-kubelet"],
-                                "args": [
-                                    "--nodename",
-                                    settings.virtual_node_name,
-                                    "--os",
-                                    "Linux",
-                                    # The kubelet API takes only clients with a certificate from
-                                    # the cluster CA, checked in the TLS handshake
-                                    # (RequireAndVerifyClientCert: virtual-kubelet v1.11.0
-                                    # node/nodeutil/tls.go WithCAFromPath), which the connector's
-                                    # route setup cannot undo. Never --authentication-token-webhook:
-                                    # in azure-aci v1.6.4 cmd/virtual-kubelet/main.go it lowers TLS
-                                    # to RequestClientCert, and configureRoutes then discards its
-                                    # handler.
-                                    "--client-verify-ca",
-                                    CLUSTER_CA_FILE,
-                                ],
-                                "image_pull_policy": "Always",
-                                "env": _connector_environment(settings, azure),
-                                "ports": [
-                                    {
-                                        "name": "kubelet",
-                                        "container_port": KUBELET_PORT,
-                                        "protocol": "TCP",
-                                    }
-                                ],
-                                "resources": {
-                                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                                    "limits": {"cpu": "500m", "memory": "512Mi"},
-                                },
-                                "security_context": _CONTAINER_SECURITY,
-                                "volume_mounts": [
-                                    {
-                                        "name": "kubelet-tls",
-                                        "mount_path": _TLS_DIR,
-                                        "read_only": True,
-                                    },
-                                    {
-                                        "name": "azure-credentials",
-                                        "mount_path": _CREDENTIALS_DIR,
-                                        "read_only": True,
-                                    },
-                                ],
-                                # The kubelet API answers TLS on 10250 once the node is served;
-                                # its handshake needs a client certificate, so the probes only
-                                # connect.
-                                "readiness_probe": {
-                                    "tcp_socket": {"port": KUBELET_PORT},
-                                    "period_seconds": 10,
-                                },
-                                "liveness_probe": {
-                                    "tcp_socket": {"port": KUBELET_PORT},
-                                    "initial_delay_seconds": 30,
-                                    "period_seconds": 20,
-                                    "failure_threshold": 3,
-                                },
-                            },
-                        ],
-                        "volumes": [
-                            {
-                                "name": "kubelet-tls",
-                                "secret": {
-                                    "secret_name": serving_secret.metadata.apply(
-                                        lambda m: m.name or ""
-                                    ),
-                                    "default_mode": 0o440,
-                                },
-                            },
-                            {
-                                "name": "azure-credentials",
-                                "secret": {
-                                    "secret_name": credentials.metadata.apply(
-                                        lambda m: m.name or ""
-                                    ),
-                                    "default_mode": 0o440,
-                                },
-                            },
-                        ],
-                    },
+                    ),
                 },
             },
             opts=pulumi.ResourceOptions.merge(
@@ -373,8 +286,8 @@ class AciConnector(pulumi.ComponentResource):
                 namespace=namespace_name,
                 connector_deployment=self.deployment_name,
                 labels=_LABELS,
-                pod_security=pod_security(DISTROLESS_NONROOT),
-                security_context=_CONTAINER_SECURITY,
+                pod_security=POD_SECURITY,
+                security_context=CONTAINER_SECURITY,
                 kubernetes_provider=args.kubernetes_provider,
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -398,43 +311,3 @@ class AciConnector(pulumi.ComponentResource):
 
 def _role_ref(kind: str, name: pulumi.Input[str]) -> k8s.rbac.v1.RoleRefArgsDict:
     return {"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name}
-
-
-def credentials_json(
-    client_id: str, client_secret: str, tenant_id: str, subscription_id: str
-) -> str:
-    """The connector's AZURE_AUTH_LOCATION file (pkg/auth Authentication in azure-aci)."""
-    return json.dumps(
-        {
-            "clientId": client_id,
-            "clientSecret": client_secret,
-            "tenantId": tenant_id,
-            "subscriptionId": subscription_id,
-        },
-        sort_keys=True,
-    )
-
-
-def _connector_environment(
-    settings: ConnectorSettings, azure: AzureCredentials
-) -> list[k8s.core.v1.EnvVarArgsDict]:
-    """The connector's environment; nothing secret (the credentials are a mounted file)."""
-    return [
-        {"name": "KUBELET_PORT", "value": str(KUBELET_PORT)},
-        {"name": "APISERVER_CERT_LOCATION", "value": f"{_TLS_DIR}/tls.crt"},
-        {"name": "APISERVER_KEY_LOCATION", "value": f"{_TLS_DIR}/tls.key"},
-        {"name": "VKUBELET_POD_IP", "value_from": {"field_ref": {"field_path": "status.podIP"}}},
-        {"name": "AZURE_AUTH_LOCATION", "value": f"{_CREDENTIALS_DIR}/{CREDENTIALS_FILE}"},
-        {"name": "ACI_RESOURCE_GROUP", "value": azure.resource_group_name},
-        {"name": "ACI_REGION", "value": settings.aci_region},
-        # The capacity the virtual node advertises (vk_node.go 129-144): the scheduler keeps
-        # pods beyond the subscription's ACI quota Pending instead of sending them to fail in
-        # ACI (virtual-kubelet #1257). The connector's defaults are 10000 CPU, 4Ti, 5000 pods.
-        {"name": "ACI_QUOTA_CPU", "value": settings.quota.cpu},
-        {"name": "ACI_QUOTA_MEMORY", "value": settings.quota.memory},
-        {"name": "ACI_QUOTA_POD", "value": str(settings.quota.pods)},
-        # Off AKS: the connector's network check fails unless both VNet variables are set. With
-        # no ACI_SUBNET_NAME the VNet is never looked up, so these only satisfy the check.
-        {"name": "ACI_VNET_NAME", "value": "none"},
-        {"name": "ACI_VNET_RESOURCE_GROUP", "value": azure.resource_group_name},
-    ]

@@ -1,0 +1,63 @@
+"""The connector's pod spec, built from plain values: what the connector runs with."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from settings import Settings, load_settings
+from specs.connector_pod import (
+    CLUSTER_CA_FILE,
+    ConnectorPodInputs,
+    connector_pod_spec,
+    credentials_json,
+)
+from specs.kube_form import api_form
+
+INPUTS = ConnectorPodInputs(
+    service_account="virtual-kubelet",
+    credentials_secret="azure-1",
+    serving_secret="kubelet-tls-1",
+    resource_group_name="rg-1",
+)
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return load_settings({"gcp:project": "gke-aci-test"}.get)
+
+
+def pod(settings: Settings) -> dict[str, Any]:
+    return api_form(connector_pod_spec(settings.connector, INPUTS))
+
+
+def test_the_pod_runs_as_its_account_with_its_secrets(settings: Settings) -> None:
+    spec = pod(settings)
+    assert spec["serviceAccountName"] == "virtual-kubelet"
+    volumes = {v["name"]: v["secret"] for v in spec["volumes"]}
+    assert volumes["azure-credentials"] == {"secretName": "azure-1", "defaultMode": 0o440}
+    [connector] = spec["containers"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in connector["env"]}
+    assert env["ACI_RESOURCE_GROUP"] == env["ACI_VNET_RESOURCE_GROUP"] == "rg-1"
+    assert env["ACI_REGION"] == settings.connector.aci_region
+    assert env["AZURE_AUTH_LOCATION"] == "/etc/virtual-kubelet/azure/credentials.json"
+    assert env["VKUBELET_POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert connector["args"] == [
+        "--nodename",
+        settings.connector.virtual_node_name,
+        "--os",
+        "Linux",
+        "--client-verify-ca",
+        CLUSTER_CA_FILE,
+    ]
+
+
+def test_the_credentials_file_is_what_azure_aci_reads() -> None:
+    assert json.loads(credentials_json("id", "secret", "tenant", "sub")) == {
+        "clientId": "id",
+        "clientSecret": "secret",
+        "tenantId": "tenant",
+        "subscriptionId": "sub",
+    }
