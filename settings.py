@@ -166,6 +166,8 @@ class ConnectorSettings:
     quota: AciQuota
     # The image the node guard runs in, its own Deployment (components/node_guard.py).
     node_guard_image: str
+    # The image of the serving-certificate step and its approver (kubelet_serving/).
+    kubelet_serving_image: str
 
 
 @dataclass(frozen=True)
@@ -551,6 +553,12 @@ def load_settings(
             _IMAGE_REFERENCE,
             "a container image reference such as registry/name:tag, with a python interpreter "
             "on its PATH",
+        ),
+        kubelet_serving_image=reader.text(
+            key("kubeletServingImage"),
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag, with python and openssl on "
+            "its PATH",
         ),
     )
     credentials = CredentialSettings(

@@ -11,15 +11,17 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_tls as tls
 
 from components.node_guard import NodeGuard, NodeGuardArgs
+from components.serving_approver import ServingApprover, ServingApproverArgs
 from settings import ConnectorSettings
 from specs.connector_pod import (
     CONTAINER_SECURITY,
     CREDENTIALS_FILE,
     KUBELET_PORT,
     POD_SECURITY,
+    SCRIPT,
+    SERVING_CERT_LIFETIME_SECONDS,
     ConnectorPodInputs,
     connector_pod_spec,
     credentials_json,
@@ -44,6 +46,9 @@ CLUSTER_RULES = [
     _rule("", ["nodes"], ["create", "get"]),
     _rule("", ["nodes/status"], ["update", "patch"]),
     _rule("", ["events"], ["create", "patch"]),
+    # The pod's serving-certificate step: submit its request and read the answer. Approving is
+    # the approver's alone (components/serving_approver.py).
+    _rule("certificates.k8s.io", ["certificatesigningrequests"], ["create", "get"]),
 ]
 LEASE_RULES = [_rule("coordination.k8s.io", ["leases"], ["get", "create", "update"])]
 
@@ -84,10 +89,11 @@ class AciConnector(pulumi.ComponentResource):
     """Registers a virtual node in GKE whose pods run as Azure container groups.
 
     The pod runs in its own namespace under a service account limited to the calls the connector
-    makes. Its Azure credentials and its kubelet serving certificate (made here with pulumi-tls)
-    are Secrets. What azure-aci needs off AKS is applied (docs/architecture.md): the VNet
-    variables are set to satisfy the connector's startup check while no subnet is named, so
-    container groups get public IPs and no VNet is touched.
+    makes. Its Azure credentials are a Secret; its kubelet serving certificate is made in the pod
+    at each start, from the cluster's kubelet-serving signer, and approved by a process of its own
+    (components/serving_approver.py). What azure-aci needs off AKS is applied
+    (docs/architecture.md): the VNet variables are set to satisfy the connector's startup check
+    while no subnet is named, so container groups get public IPs and no VNet is touched.
 
     ``virtual_node_name`` carries a dependency on the connector's Deployment, so whatever uses it
     waits until the connector is rolled out.
@@ -147,7 +153,7 @@ class AciConnector(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         azure = args.azure
-        # Secrets are immutable and auto-named: a new password or certificate makes a new Secret
+        # Secrets are immutable and auto-named: a new password makes a new Secret
         # and so rolls the Deployment, instead of changing a Secret the running pod already read.
         # The connector reads a credentials file (AZURE_AUTH_LOCATION) as well as environment
         # variables; a file keeps the secret out of the process environment.
@@ -163,33 +169,14 @@ class AciConnector(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-        serving_key = tls.PrivateKey(
-            f"{name}-kubelet",
-            algorithm="ECDSA",
-            ecdsa_curve="P256",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        serving_cert = tls.SelfSignedCert(
-            f"{name}-kubelet",
-            private_key_pem=serving_key.private_key_pem,
-            subject={"common_name": settings.virtual_node_name, "organization": "gke-aci"},
-            dns_names=[settings.virtual_node_name],
-            allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
-            # A year, renewed by the first `pulumi up` in its last 30 days. The validity window is
-            # computed by the provider at creation, so no wall-clock value is an input here.
-            validity_period_hours=365 * 24,
-            early_renewal_hours=30 * 24,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        serving_secret = k8s.core.v1.Secret(
-            f"{name}-kubelet-tls",
+        # The serving-certificate step and its approver run the same script
+        # (docs/decisions/0021-kubelet-serving-certificate.md). Immutable and auto-named: a
+        # changed script is a new ConfigMap and rolls both pods.
+        serving_script = k8s.core.v1.ConfigMap(
+            f"{name}-kubelet-serving",
             metadata={"namespace": namespace_name, "labels": _LABELS},
-            type="kubernetes.io/tls",
             immutable=True,
-            string_data={
-                "tls.crt": serving_cert.cert_pem,
-                "tls.key": serving_key.private_key_pem,
-            },
+            data={SCRIPT.name: SCRIPT.read_text()},
             opts=k8s_opts,
         )
 
@@ -229,7 +216,7 @@ class AciConnector(pulumi.ComponentResource):
                         ConnectorPodInputs(
                             service_account=service_account.metadata.apply(lambda m: m.name or ""),
                             credentials_secret=credentials.metadata.apply(lambda m: m.name or ""),
-                            serving_secret=serving_secret.metadata.apply(lambda m: m.name or ""),
+                            serving_script=serving_script.metadata.apply(lambda m: m.name or ""),
                             resource_group_name=azure.resource_group_name,
                         ),
                     ),
@@ -285,6 +272,22 @@ class AciConnector(pulumi.ComponentResource):
                 image=settings.node_guard_image,
                 namespace=namespace_name,
                 connector_deployment=self.deployment_name,
+                labels=_LABELS,
+                pod_security=POD_SECURITY,
+                security_context=CONTAINER_SECURITY,
+                kubernetes_provider=args.kubernetes_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ServingApprover(
+            f"{name}-approver",
+            ServingApproverArgs(
+                node_name=settings.virtual_node_name,
+                image=settings.kubelet_serving_image,
+                namespace=namespace_name,
+                connector_service_account=subject["name"],
+                script=serving_script.metadata.apply(lambda m: m.name or ""),
+                max_lifetime_seconds=SERVING_CERT_LIFETIME_SECONDS,
                 labels=_LABELS,
                 pod_security=POD_SECURITY,
                 security_context=CONTAINER_SECURITY,

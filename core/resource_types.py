@@ -104,8 +104,6 @@ IMAGE: Final = "docker-build:index:Image"
 TIME_ROTATING: Final = "time:index/rotating:Rotating"
 TIME_OFFSET: Final = "time:index/offset:Offset"
 TIME_SLEEP: Final = "time:index/sleep:Sleep"
-TLS_PRIVATE_KEY: Final = "tls:index/privateKey:PrivateKey"
-TLS_SELF_SIGNED_CERT: Final = "tls:index/selfSignedCert:SelfSignedCert"
 READINESS_GATE: Final = "pulumi-python:dynamic/http:ReadinessGate"
 REGISTRY_ACCESS_GATE: Final = "pulumi-python:dynamic/azure:RegistryAccessGate"
 ARM_ACCESS_GATE: Final = "pulumi-python:dynamic/azure:ArmAccessGate"
@@ -295,10 +293,6 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
         "its createDuration: 30 s for the connector's role definition "
         "(components/container_group_role.py)",
     ),
-    TLS_PRIVATE_KEY: ResourceType(
-        Cloud.LOCAL, 1, _LOCAL, computed=("privateKeyPem", "publicKeyPem")
-    ),
-    TLS_SELF_SIGNED_CERT: ResourceType(Cloud.LOCAL, 1, _LOCAL, computed=("certPem",)),
     REGISTRY_ACCESS_GATE: ResourceType(
         Cloud.AZURE,
         60,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,7 +18,19 @@ from settings import ConnectorSettings
 from specs.pod_security import DISTROLESS_NONROOT, container_security, pod_security
 
 KUBELET_PORT = 10250
-TLS_DIR = "/etc/virtual-kubelet/tls"
+# The in-memory volume where the serving-certificate step writes the key and the certificate:
+# the key is made in the pod and never leaves it.
+TLS_DIR = "/run/kubelet-serving"
+SCRIPT = Path(__file__).resolve().parent.parent / "kubelet_serving" / "kubelet_serving.py"
+SCRIPT_DIR = "/opt/kubelet-serving"
+# -I: ignore PYTHON* variables and the user's site packages; -B: write no .pyc (read-only root).
+PYTHON_FLAGS = ("-I", "-B")
+# The lifetime the step asks for, and the longest the approver grants.
+SERVING_CERT_LIFETIME_SECONDS = 365 * 24 * 3600
+# How long the connector's start waits for the certificate before it serves a self-signed one.
+# Judged: GKE's signer answers an approved request within seconds (an assumption to confirm on
+# the first live deploy, docs/operations.md); two minutes also cover an approver restart.
+SERVING_CERT_WAIT_SECONDS = 120
 # The cluster's CA bundle, which every pod that mounts a service account token has from its
 # projected token volume.
 CLUSTER_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
@@ -35,8 +48,8 @@ class ConnectorPodInputs:
     service_account: pulumi.Input[str]
     # The Secret holding the connector's Azure credentials file.
     credentials_secret: pulumi.Input[str]
-    # The Secret holding the kubelet serving certificate and key.
-    serving_secret: pulumi.Input[str]
+    # The ConfigMap holding kubelet_serving/kubelet_serving.py.
+    serving_script: pulumi.Input[str]
     # Where the connector creates container groups.
     resource_group_name: pulumi.Input[str]
 
@@ -54,11 +67,16 @@ def connector_pod_spec(
         # on 10250 (> 1024) and reads only mounted files: it needs no root, no
         # capability and no writable file system.
         "security_context": POD_SECURITY,
+        # Before the connector starts, at each start of the pod: a fresh key and a certificate
+        # from the cluster's kubelet-serving signer
+        # (docs/decisions/0021-kubelet-serving-certificate.md).
+        "init_containers": [_serving_certificate_step(settings, inputs)],
         "containers": [_connector_container(settings, inputs)],
         "volumes": [
+            {"name": "kubelet-tls", "empty_dir": {"medium": "Memory", "size_limit": "1Mi"}},
             {
-                "name": "kubelet-tls",
-                "secret": {"secret_name": inputs.serving_secret, "default_mode": 0o440},
+                "name": "kubelet-serving",
+                "config_map": {"name": inputs.serving_script, "default_mode": 0o440},
             },
             {
                 "name": "azure-credentials",
@@ -66,6 +84,43 @@ def connector_pod_spec(
             },
         ],
     }
+
+
+def _serving_certificate_step(
+    settings: ConnectorSettings, inputs: ConnectorPodInputs
+) -> k8s.core.v1.ContainerArgsDict:
+    """The init container that makes the key and obtains the serving certificate."""
+    return {
+        "name": "serving-certificate",
+        "image": settings.kubelet_serving_image,
+        "command": ["python", *PYTHON_FLAGS, f"{SCRIPT_DIR}/{SCRIPT.name}", "request"],
+        # Pulled once per node: a connector restart must not wait on the registry or fail with
+        # it. A digest in kubeletServingImage makes the image exact.
+        "image_pull_policy": "IfNotPresent",
+        "env": [
+            {"name": "NODE_NAME", "value": settings.virtual_node_name},
+            _downward("POD_NAME", "metadata.name"),
+            _downward("POD_UID", "metadata.uid"),
+            _downward("POD_IP", "status.podIP"),
+            {"name": "SERVING_CERT_DIR", "value": TLS_DIR},
+            {"name": "SERVING_CERT_LIFETIME_SECONDS", "value": str(SERVING_CERT_LIFETIME_SECONDS)},
+            {"name": "SERVING_CERT_WAIT_SECONDS", "value": str(SERVING_CERT_WAIT_SECONDS)},
+        ],
+        # One key, one request and a few polls.
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "200m", "memory": "64Mi"},
+        },
+        "security_context": CONTAINER_SECURITY,
+        "volume_mounts": [
+            {"name": "kubelet-tls", "mount_path": TLS_DIR},
+            {"name": "kubelet-serving", "mount_path": SCRIPT_DIR, "read_only": True},
+        ],
+    }
+
+
+def _downward(name: str, field_path: str) -> k8s.core.v1.EnvVarArgsDict:
+    return {"name": name, "value_from": {"field_ref": {"field_path": field_path}}}
 
 
 def _connector_container(

@@ -60,10 +60,6 @@ REGISTRY_PUSH_PASSWORD = password_of("app-push")
 REGISTRY_PULL_PASSWORD = password_of("app-pull")
 COSMOS_KEY = "FAKEcosmosKEY+with/slashes=="
 COSMOS_SECONDARY_KEY = "FAKEsecondaryKEY+zzz/yyy=="
-TLS_PRIVATE_KEY = (
-    "-----BEGIN EC PRIVATE KEY-----\nFAKE-tls-private-key\n-----END EC PRIVATE KEY-----\n"
-)
-TLS_CERT = "-----BEGIN CERTIFICATE-----\nFAKE-cert\n-----END CERTIFICATE-----\n"
 GKE_ENDPOINT = "34.82.10.20"
 GKE_CA = base64.b64encode(b"FAKE-cluster-ca").decode()
 POD_IP = "20.66.7.8"
@@ -83,7 +79,6 @@ SECRET_VALUES = (
     REGISTRY_PULL_PASSWORD,
     COSMOS_KEY,
     COSMOS_SECONDARY_KEY,
-    TLS_PRIVATE_KEY,
 )
 
 BASE_CONFIG = {"gcp:project": "gke-aci-test", "gcp:zone": "us-west1-a"}
@@ -236,13 +231,6 @@ def _provider_registration(inputs: dict[str, Any], _name: str) -> Computed:
     }, f"/subscriptions/{inputs['subscription_id']}/providers/{inputs['namespace']}"
 
 
-def _private_key(_inputs: dict[str, Any], _name: str) -> Computed:
-    return {
-        "privateKeyPem": TLS_PRIVATE_KEY,
-        "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nFAKE\n-----END PUBLIC KEY-----\n",
-    }, "private-key"
-
-
 def _readiness_gate(inputs: dict[str, Any], _name: str) -> Computed:
     # The app answered its check.
     return {"status": 200}, f"{inputs['url']}#{inputs['revision']}"
@@ -308,8 +296,6 @@ COMPUTED: dict[str, ComputeRule] = {
     types.TIME_OFFSET: lambda _i, _n: ({"rfc3339": EXPIRES_AT}, EXPIRES_AT),
     types.CONTAINER_REGISTRY: _registry,
     types.IMAGE: _image,
-    types.TLS_PRIVATE_KEY: _private_key,
-    types.TLS_SELF_SIGNED_CERT: lambda _i, _n: ({"certPem": TLS_CERT}, "self-signed-cert"),
     types.READINESS_GATE: _readiness_gate,
     # ARM let the connector's credential read.
     types.ARM_ACCESS_GATE: lambda inputs, _n: (

@@ -37,6 +37,9 @@ CLUSTER_GRANTS: dict[Grant, set[str]] = {
     ("", "nodes", ()): {"create", "get"},
     ("", "nodes/status", ()): {"update", "patch"},
     ("", "events", ()): {"create", "patch"},
+    # The pod's serving-certificate step (kubelet_serving/kubelet_serving.py `request`): it
+    # creates its CertificateSigningRequest and reads it back until the certificate is there.
+    ("certificates.k8s.io", "certificatesigningrequests", ()): {"create", "get"},
 }
 # The node guard (node_guard/node_guard.py), under an account of its own: reads and patches its
 # own node, and only that one (the virtual node's providerID and label;
@@ -49,6 +52,16 @@ NAMESPACE = "aci-connector"
 GUARD_RESTART_GRANTS: dict[Grant, set[str]] = {
     ("apps", "deployments", ("aci-connector",)): {"patch"},
 }
+# The approver (kubelet_serving/kubelet_serving.py `approve`), under an account of its own:
+# lists requests and approves or denies them for the kubelet-serving signer alone (kubernetes
+# plugin/pkg/admission/certificates/approval: `approve` on `signers`, named by the signer), and
+# reads the pod a request names, in the connector's namespace.
+APPROVER_GRANTS: dict[Grant, set[str]] = {
+    ("certificates.k8s.io", "certificatesigningrequests", ()): {"list"},
+    ("certificates.k8s.io", "certificatesigningrequests/approval", ()): {"update"},
+    ("certificates.k8s.io", "signers", ("kubernetes.io/kubelet-serving",)): {"approve"},
+}
+APPROVER_POD_GRANTS: dict[Grant, set[str]] = {("", "pods", ()): {"get"}}
 # Its node lease heartbeat (node/lease_controller_v1.go: get, create, update), only in the
 # namespace where node leases live.
 LEASE_NAMESPACE = "kube-node-lease"
@@ -60,6 +73,7 @@ LEASE_GRANTS: dict[Grant, set[str]] = {
 RIGHTS = {
     "aci-connector": {"": CLUSTER_GRANTS, LEASE_NAMESPACE: LEASE_GRANTS},
     "aci-connector-node-guard": {"": GUARD_GRANTS, NAMESPACE: GUARD_RESTART_GRANTS},
+    "aci-connector-approver": {"": APPROVER_GRANTS, NAMESPACE: APPROVER_POD_GRANTS},
 }
 
 
@@ -135,14 +149,22 @@ def test_the_cluster_roles_grant_exactly_what_the_connector_and_its_guard_call(
         name_of(role): grants(reveal(role.inputs["rules"]))
         for role in either_stack.of_type(CLUSTER_ROLE)
     }
-    assert roles == {"aci-connector": CLUSTER_GRANTS, "aci-connector-node-guard": GUARD_GRANTS}
+    assert roles == {
+        "aci-connector": CLUSTER_GRANTS,
+        "aci-connector-node-guard": GUARD_GRANTS,
+        "kubelet-serving-approver": APPROVER_GRANTS,
+    }
 
 
 def test_namespaced_rights_are_leases_in_the_lease_namespace_and_the_guards_restart(
     either_stack: Deployment,
 ) -> None:
     found = {role.name: reveal(role.inputs) for role in either_stack.of_type(ROLE)}
-    assert set(found) == {"aci-connector-leases", "aci-connector-node-guard-restart"}
+    assert set(found) == {
+        "aci-connector-leases",
+        "aci-connector-node-guard-restart",
+        "aci-connector-approver-pods",
+    }
     leases = found["aci-connector-leases"]
     assert leases["metadata"]["namespace"] == LEASE_NAMESPACE
     assert grants(leases["rules"]) == LEASE_GRANTS
@@ -162,10 +184,10 @@ def test_each_identity_holds_exactly_its_own_rights(stack: Deployment, account: 
     assert rights_of(stack, subject_of(stack, account)) == RIGHTS[account]
 
 
-def test_every_binding_binds_one_of_the_two_identities(stack: Deployment) -> None:
+def test_every_binding_binds_one_of_the_three_identities(stack: Deployment) -> None:
     subjects = [subject_of(stack, name) for name in RIGHTS]
     bindings = [*stack.of_type(CLUSTER_ROLE_BINDING), *stack.of_type(ROLE_BINDING)]
-    assert len(bindings) == 4
+    assert len(bindings) == 6
     for binding in bindings:
         [subject] = reveal(binding.inputs)["subjects"]
         assert subject in subjects, binding.name
@@ -180,7 +202,7 @@ def test_each_pod_runs_as_its_own_identity_in_the_connectors_namespace(stack: De
             "namespace"
         ]
         assert deployment_namespace == subject["namespace"] == NAMESPACE
-    assert subject_of(stack, "aci-connector") != subject_of(stack, "aci-connector-node-guard")
+    assert len({str(subject_of(stack, account)) for account in RIGHTS}) == len(RIGHTS)
 
 
 def test_the_deployments_wait_for_their_permissions(stack: Deployment) -> None:
@@ -210,6 +232,7 @@ def test_one_connector_at_a_time_even_during_an_update(stack: Deployment) -> Non
     assert {d.name for d in stack.of_type(DEPLOYMENT)} == {
         "aci-connector",
         "aci-connector-node-guard",
+        "aci-connector-approver",
     }
     # The Deployment owns its pods by their labels, and only its pods.
     labels = spec["template"]["metadata"]["labels"]
@@ -245,7 +268,7 @@ def test_the_connector_runs_upstreams_binary_and_fits_a_node(stack: Deployment) 
 
 # Secret volume -> file mode: read by the owner (root) and by the pod's fsGroup, through which the
 # non-root connector reads them; nobody else. (Which Secret each mounts: tests/test_stack.py.)
-SECRET_VOLUMES = {"kubelet-tls": 0o440, "azure-credentials": 0o440}
+SECRET_VOLUMES = {"azure-credentials": 0o440}
 
 
 def test_credentials_are_mounted_read_only_readable_by_the_connectors_group_alone(
@@ -271,22 +294,10 @@ def test_credentials_are_mounted_read_only_readable_by_the_connectors_group_alon
 # --- the kubelet serving certificate ----------------------------------------------------------
 
 
-def test_the_kubelet_serves_a_certificate_for_its_node_renewed_before_it_expires(
-    stack: Deployment,
-) -> None:
-    key = stack.one("tls:index/privateKey:PrivateKey", "aci-connector-kubelet")
-    cert = stack.one("tls:index/selfSignedCert:SelfSignedCert", "aci-connector-kubelet").inputs
-    assert key.inputs == {"algorithm": "ECDSA", "ecdsaCurve": "P256"}
-    assert reveal(cert["privateKeyPem"]) == reveal(key.outputs["privateKeyPem"])
-    # For the node it serves: the name the API server dials it by.
-    assert cert["subject"] == {"commonName": "aci-connector", "organization": "gke-aci"}
-    assert cert["dnsNames"] == ["aci-connector"]
-    assert {"server_auth", "digital_signature"} <= set(cert["allowedUses"])
-    # A year, replaced by the first `pulumi up` in its last 30 days (a new Secret, a new pod).
-    assert cert["validityPeriodHours"] == 365 * 24
-    assert cert["earlyRenewalHours"] == 30 * 24
-    tls_secret = stack.one("kubernetes:core/v1:Secret", "aci-connector-kubelet-tls")
-    assert reveal(tls_secret.inputs["stringData"]) == {
-        "tls.crt": reveal(stack.one("tls:index/selfSignedCert:SelfSignedCert").outputs["certPem"]),
-        "tls.key": reveal(key.outputs["privateKeyPem"]),
-    }
+def test_no_serving_key_is_made_by_the_stack(stack: Deployment) -> None:
+    """The key is made in the connector's pod at each start (tests/test_connector_pod.py), so
+    none is in the state."""
+    assert [r.type for r in stack.registrations if r.type.startswith("tls:")] == []
+    secrets = {r.name for r in stack.of_type("kubernetes:core/v1:Secret")}
+    assert "aci-connector-azure" in secrets
+    assert "aci-connector-kubelet-tls" not in secrets
