@@ -220,6 +220,15 @@ def read_request(pem: str) -> Request:
         der = base64.b64decode("".join(lines[1:-1]), validate=True)
     except binascii.Error:
         raise MalformedRequestError("bad base64") from None
+    try:
+        return _read(der)
+    except MalformedRequestError:
+        raise
+    except (IndexError, ValueError) as error:
+        raise MalformedRequestError(f"unexpected structure: {error!r}") from None
+
+
+def _read(der: bytes) -> Request:
     tag, outer, end = _tlv(der)
     if tag != _SEQUENCE or end != len(der):
         raise MalformedRequestError("not one SEQUENCE")
@@ -359,7 +368,7 @@ def _request_problem(spec: Object, pod: Object, policy: Policy) -> str | None:
         return f"expirationSeconds is {lifetime}, not at most {policy.max_lifetime_seconds}"
     try:
         asked = read_request(base64.b64decode(spec.get("request") or "").decode())
-    except (MalformedRequestError, ValueError, IndexError) as error:
+    except (MalformedRequestError, ValueError) as error:
         return f"the certificate request cannot be read: {error}"
     subject = {(_O, NODES_GROUP), (_CN, NODE_PREFIX + policy.node_name)}
     if len(asked.subject) != 2 or set(asked.subject) != subject:
