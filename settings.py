@@ -384,6 +384,7 @@ def declared_default(name: str) -> str:
 DEFAULT_CONNECTOR_IMAGE: Final = declared_default("connectorImage")
 DEFAULT_ENTRY_PROXY_IMAGE: Final = declared_default("entryProxyImage")
 DEFAULT_NODE_GUARD_IMAGE: Final = declared_default("nodeGuardImage")
+DEFAULT_KUBELET_SERVING_IMAGE: Final = declared_default("kubeletServingImage")
 
 
 def unknown_settings(keys: Iterable[str], declared: Iterable[str]) -> list[str]:

@@ -29,6 +29,9 @@ class ServingApproverArgs:
     # The connector's namespace, where the approver runs too, and its service account.
     namespace: pulumi.Input[str]
     connector_service_account: pulumi.Input[str]
+    # The connector's Deployment, restarted for a new certificate after renew_after_seconds.
+    connector_deployment: pulumi.Input[str]
+    renew_after_seconds: int
     # The ConfigMap holding kubelet_serving/kubelet_serving.py.
     script: pulumi.Input[str]
     max_lifetime_seconds: int
@@ -61,14 +64,28 @@ def approver_cluster_rules() -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
     ]
 
 
-# In the connector's namespace: read the pod a request names.
-POD_RULES: list[k8s.rbac.v1.PolicyRuleArgsDict] = [
-    {"api_groups": [""], "resources": ["pods"], "verbs": ["get"]}
-]
+def approver_namespace_rules(
+    connector_deployment: pulumi.Input[str],
+) -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
+    """In the connector's namespace: read the pod a request names, find the connector's pods
+    that are due for renewal, and restart the connector's Deployment alone."""
+    return [
+        {"api_groups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+        {
+            "api_groups": ["apps"],
+            "resources": ["deployments"],
+            "resource_names": [connector_deployment],
+            "verbs": ["patch"],
+        },
+    ]
 
 
 class ServingApprover(pulumi.ComponentResource):
-    """The approver's account, its rights, its Deployment and a NetworkPolicy that admits none."""
+    """The approver's account, its rights, its Deployment and a NetworkPolicy that admits none.
+
+    It also renews the certificate: it restarts the connector's Deployment (that one alone) when
+    the connector's pod has served its certificate for ``renew_after_seconds``.
+    """
 
     deployment: k8s.apps.v1.Deployment
 
@@ -109,7 +126,7 @@ class ServingApprover(pulumi.ComponentResource):
         pod_role = k8s.rbac.v1.Role(
             f"{name}-pods",
             metadata={**metadata, "name": NAME},
-            rules=POD_RULES,
+            rules=approver_namespace_rules(args.connector_deployment),
             opts=k8s_opts,
         )
         pod_binding = k8s.rbac.v1.RoleBinding(
@@ -181,6 +198,8 @@ def _container(args: ServingApproverArgs) -> k8s.core.v1.ContainerArgsDict:
             {"name": "CONNECTOR_NAMESPACE", "value": args.namespace},
             {"name": "CONNECTOR_SERVICE_ACCOUNT", "value": args.connector_service_account},
             {"name": "SERVING_CERT_MAX_LIFETIME_SECONDS", "value": str(args.max_lifetime_seconds)},
+            {"name": "CONNECTOR_DEPLOYMENT", "value": args.connector_deployment},
+            {"name": "SERVING_CERT_RENEW_AFTER_SECONDS", "value": str(args.renew_after_seconds)},
         ],
         # One list every 5 s.
         "resources": {

@@ -18,7 +18,9 @@ kubelet-serving CSRs that no one has decided and passes each to ``decide``, a pu
 approves only the request of one live connector pod, exactly as ``request`` makes it, denies with
 a reason any other request from the connector's account, and leaves every other CSR alone.
 ``approve`` on the signer cannot be narrowed to one request in RBAC, so ``decide`` is the
-boundary: keep it small.
+boundary: keep it small. It also renews: the connector reads its certificate only when it starts,
+so when the connector's pod has run for ``SERVING_CERT_RENEW_AFTER_SECONDS`` the approver restarts
+its Deployment, and the new pod obtains a new certificate.
 
 Standard library and the ``openssl`` command only, so both run in an official Python image
 (whose ``ca-certificates`` package brings ``openssl``). The CSR is read with a small DER reader
@@ -35,6 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import datetime
 import http.client
 import ipaddress
 import json
@@ -61,6 +64,10 @@ POD_UID_EXTRA = "authentication.kubernetes.io/pod-uid"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 REQUEST_TIMEOUT = 10.0
+MERGE_PATCH = "application/merge-patch+json"
+# The annotation `kubectl rollout restart` sets on the pod template (kubernetes v1.36
+# staging/src/k8s.io/kubectl/pkg/polymorphichelpers/objectrestarter.go).
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 # The self-signed fallback's lifetime: the connector keeps it until its pod is replaced.
 FALLBACK_DAYS = 365
 
@@ -100,7 +107,13 @@ class Api:
     def ca_file(self) -> Path:
         return self.service_account_dir / "ca.crt"
 
-    def call(self, method: str, path: str, body: Object | None = None) -> tuple[int, Object]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Object | None = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, Object]:
         folder = self.service_account_dir
         try:
             token = (folder / "token").read_text().strip()
@@ -114,7 +127,7 @@ class Api:
         payload = None
         if body is not None:
             payload = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         connection = http.client.HTTPSConnection(
             self.host, self.port, timeout=REQUEST_TIMEOUT, context=context
         )
@@ -386,14 +399,72 @@ def _request_problem(spec: Object, pod: Object, policy: Policy) -> str | None:
 # --- approve ----------------------------------------------------------------------------------
 
 
+def renewal_due(pod: Object, policy: Policy, renew_after: float, now: datetime.datetime) -> bool:
+    """Whether a live connector pod has served its certificate long enough to need a new one.
+
+    The certificate is obtained when the pod starts, so the pod's age is the certificate's; the
+    connector reads it once (azure-aci v1.6.4), so a new certificate is a new pod.
+    """
+    metadata, status = pod.get("metadata") or {}, pod.get("status") or {}
+    if (pod.get("spec") or {}).get("serviceAccountName") != policy.service_account:
+        return False
+    if metadata.get("deletionTimestamp") or status.get("phase") != "Running":
+        return False
+    try:
+        started = datetime.datetime.fromisoformat(str(status.get("startTime")))
+    except ValueError:
+        return False
+    if started.tzinfo is None:
+        return False
+    return (now - started).total_seconds() >= renew_after
+
+
 @dataclass
 class Approver:
     api: Api
     policy: Policy
+    # The connector's Deployment, restarted for a new certificate this long after a pod started.
+    connector_deployment: str
+    renew_after: float
     # CSRs decided and logged already (an approval the API has not reflected yet is not redone).
     decided: set[str] = field(default_factory=set)
+    # Connector pods (by uid) restarted for renewal already.
+    renewed: set[str] = field(default_factory=set)
 
     def run_once(self) -> None:
+        self.decide_requests()
+        self.renew()
+
+    def renew(self) -> None:
+        """Restarts the connector, as ``kubectl rollout restart`` does, when its pod is due."""
+        namespace = quote(self.policy.namespace, safe="")
+        status, answer = self.api.call("GET", f"/api/v1/namespaces/{namespace}/pods")
+        if status != 200:
+            raise ApiError(f"list pods in {self.policy.namespace}: {_message(status, answer)}")
+        now = datetime.datetime.now(datetime.UTC)
+        for pod in answer.get("items") or []:
+            uid = (pod.get("metadata") or {}).get("uid", "")
+            if uid in self.renewed or not renewal_due(pod, self.policy, self.renew_after, now):
+                continue
+            at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+            patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}}
+            path = (
+                f"/apis/apps/v1/namespaces/{namespace}/deployments/"
+                f"{quote(self.connector_deployment, safe='')}"
+            )
+            status, answer = self.api.call("PATCH", path, patch, MERGE_PATCH)
+            if status != 200:
+                raise ApiError(f"restart {self.connector_deployment}: {_message(status, answer)}")
+            self.renewed.add(uid)
+            log.info(
+                "restarted deployment %s: pod %s has served its certificate for %gs or more; "
+                "its successor gets a new one",
+                self.connector_deployment,
+                (pod.get("metadata") or {}).get("name"),
+                self.renew_after,
+            )
+
+    def decide_requests(self) -> None:
         path = f"{CSRS}?fieldSelector={quote('spec.signerName=' + SIGNER, safe='')}"
         status, answer = self.api.call("GET", path)
         if status != 200:
@@ -454,7 +525,12 @@ def approve(env: Mapping[str, str]) -> int:
         max_lifetime_seconds=int(env["SERVING_CERT_MAX_LIFETIME_SECONDS"]),
     )
     interval = float(env.get("APPROVER_INTERVAL_SECONDS", "5"))
-    approver = Approver(Api.from_environment(env), policy)
+    approver = Approver(
+        Api.from_environment(env),
+        policy,
+        connector_deployment=env["CONNECTOR_DEPLOYMENT"],
+        renew_after=float(env["SERVING_CERT_RENEW_AFTER_SECONDS"]),
+    )
     log.info(
         "approving kubelet-serving requests of %s for node %s (lifetime at most %ds)",
         policy.requester,

@@ -27,6 +27,9 @@ SCRIPT_DIR = "/opt/kubelet-serving"
 PYTHON_FLAGS = ("-I", "-B")
 # The lifetime the step asks for, and the longest the approver grants.
 SERVING_CERT_LIFETIME_SECONDS = 365 * 24 * 3600
+# When the approver restarts the connector for a new certificate: 30 days before the requested
+# lifetime ends, which leaves room for a signer that issues a little less than asked.
+SERVING_CERT_RENEW_AFTER_SECONDS = SERVING_CERT_LIFETIME_SECONDS - 30 * 24 * 3600
 # How long the connector's start waits for the certificate before it serves a self-signed one.
 # Judged: GKE's signer answers an approved request within seconds (an assumption to confirm on
 # the first live deploy, docs/operations.md); two minutes also cover an approver restart.

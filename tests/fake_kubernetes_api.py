@@ -181,6 +181,10 @@ class FakeKubernetesApi:
             return _status(401, "Unauthorized")
         if request.path.startswith(CSRS):
             return self._csr(request, user or {})
+        if request.path.startswith("/api/v1/namespaces/") and request.path.endswith("/pods"):
+            namespace = request.path.split("/")[4]
+            items = [p for key, p in self.pods.items() if key.startswith(f"{namespace}/")]
+            return 200, {"kind": "PodList", "items": copy.deepcopy(items)}
         if request.path.startswith("/api/v1/namespaces/") and "/pods/" in request.path:
             parts = request.path.split("/")
             pod = self.pods.get(f"{parts[4]}/{parts[6]}")

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from fake_cloud import Deployment, Registration, reveal, run_program
 
+from settings import DEFAULT_KUBELET_SERVING_IMAGE
+from specs.connector_pod import SCRIPT
+
 CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
 CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
@@ -61,7 +64,11 @@ APPROVER_GRANTS: dict[Grant, set[str]] = {
     ("certificates.k8s.io", "certificatesigningrequests/approval", ()): {"update"},
     ("certificates.k8s.io", "signers", ("kubernetes.io/kubelet-serving",)): {"approve"},
 }
-APPROVER_POD_GRANTS: dict[Grant, set[str]] = {("", "pods", ()): {"get"}}
+# Renewal: it lists the connector's pods and restarts the connector's Deployment, that one alone.
+APPROVER_POD_GRANTS: dict[Grant, set[str]] = {
+    ("", "pods", ()): {"get", "list"},
+    ("apps", "deployments", ("aci-connector",)): {"patch"},
+}
 # Its node lease heartbeat (node/lease_controller_v1.go: get, create, update), only in the
 # namespace where node leases live.
 LEASE_NAMESPACE = "kube-node-lease"
@@ -301,3 +308,33 @@ def test_no_serving_key_is_made_by_the_stack(stack: Deployment) -> None:
     secrets = {r.name for r in stack.of_type("kubernetes:core/v1:Secret")}
     assert "aci-connector-azure" in secrets
     assert "aci-connector-kubelet-tls" not in secrets
+
+
+def test_the_approver_runs_the_connectors_script_with_its_policy(stack: Deployment) -> None:
+    approver = reveal(stack.one(DEPLOYMENT, "aci-connector-approver").inputs["spec"])
+    spec = approver["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["image"] == DEFAULT_KUBELET_SERVING_IMAGE
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert container["command"][-1] == "approve"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {
+        "NODE_NAME": "aci-connector",
+        "CONNECTOR_NAMESPACE": NAMESPACE,
+        "CONNECTOR_SERVICE_ACCOUNT": subject_of(stack, "aci-connector")["name"],
+        "CONNECTOR_DEPLOYMENT": "aci-connector",
+        "SERVING_CERT_MAX_LIFETIME_SECONDS": str(365 * 24 * 3600),
+        "SERVING_CERT_RENEW_AFTER_SECONDS": str(335 * 24 * 3600),
+    }
+    # The very script the connector's step runs, from the same ConfigMap.
+    [step] = connector_pod_spec(stack)["initContainers"]
+    assert step["command"][:-1] == container["command"][:-1]
+    scripts = {v["name"]: v["configMap"]["name"] for v in spec["volumes"]}
+    connector_scripts = {
+        v["name"]: v["configMap"]["name"] for v in connector_pod_spec(stack)["volumes"]
+        if "configMap" in v
+    }  # fmt: skip
+    assert scripts == connector_scripts
+    script = stack.one("kubernetes:core/v1:ConfigMap", "aci-connector-kubelet-serving")
+    assert reveal(script.inputs)["data"] == {SCRIPT.name: SCRIPT.read_text()}
+    assert reveal(script.inputs)["immutable"] is True

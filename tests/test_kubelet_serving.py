@@ -7,6 +7,7 @@ The CSRs are made with the ``cryptography`` package, independently of the DER re
 from __future__ import annotations
 
 import base64
+import datetime
 import ipaddress
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from kubelet_serving.kubelet_serving import (
     Policy,
     decide,
     read_request,
+    renewal_due,
 )
 
 NODE = "aci-connector"
@@ -305,3 +307,40 @@ def test_a_truncated_request_is_denied(cut: int) -> None:
         + "\n-----END CERTIFICATE REQUEST-----"
     )
     assert decide(csr(pem), pod(), POLICY).action == "deny"
+
+
+NOW = datetime.datetime(2027, 6, 1, 12, 0, tzinfo=datetime.UTC)
+DAY = 24 * 3600.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "due"),
+    [
+        ({"status__phase": "Running", "status__startTime": "2027-05-01T12:00:00Z"}, True),
+        ({"status__phase": "Running", "status__startTime": "2027-05-01T12:00:01Z"}, False),
+        ({"status__phase": "Pending", "status__startTime": "2026-01-01T00:00:00Z"}, False),
+        (
+            {
+                "status__phase": "Running",
+                "status__startTime": "2026-01-01T00:00:00Z",
+                "metadata__deletionTimestamp": "2027-06-01T11:59:00Z",
+            },
+            False,
+        ),
+        (
+            {
+                "status__phase": "Running",
+                "status__startTime": "2026-01-01T00:00:00Z",
+                "spec__serviceAccountName": "node-guard",
+            },
+            False,
+        ),
+        ({"status__phase": "Running", "status__startTime": "not a time"}, False),
+        ({"status__phase": "Running", "status__startTime": "2026-01-01T00:00:00"}, False),
+        ({"status__phase": "Running"}, False),
+    ],
+)
+def test_a_running_connector_pod_is_due_for_renewal_once_it_is_old_enough(
+    changes: dict[str, Any], due: bool
+) -> None:
+    assert renewal_due(pod(**changes), POLICY, 31 * DAY, NOW) is due

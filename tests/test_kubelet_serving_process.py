@@ -40,6 +40,7 @@ UID = "0b6c1c9e-3f0e-4d5e-9a57-1f0b7c7f2a11"
 CONNECTOR_TOKEN, APPROVER_TOKEN = "connector-token", "approver-token"
 YEAR = 365 * 24 * 3600
 WAIT = 15.0
+RENEW_AFTER = 30 * 24 * 3600
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> None:
@@ -158,6 +159,8 @@ def approver(
             "CONNECTOR_SERVICE_ACCOUNT": ACCOUNT,
             "SERVING_CERT_MAX_LIFETIME_SECONDS": str(YEAR),
             "APPROVER_INTERVAL_SECONDS": "0.1",
+            "CONNECTOR_DEPLOYMENT": "aci-connector",
+            "SERVING_CERT_RENEW_AFTER_SECONDS": str(RENEW_AFTER),
         }
         process = subprocess.Popen(
             [GUARD_PYTHON, *PYTHON_FLAGS, str(SCRIPT), "approve"],
@@ -430,3 +433,25 @@ def test_the_approver_approves_exactly_the_right_request_and_refuses_variants(
     # Each decision is made once.
     approvals = [r for r in api.requests if r.path.endswith("/approval")]
     assert len(approvals) == 1 + len(variants)
+
+
+def test_the_approver_restarts_a_connector_whose_certificate_is_due_once(
+    api: FakeKubernetesApi, approver: Any
+) -> None:
+    api.put_deployment(NAMESPACE, "aci-connector")
+    due = connector_pod("10.4.0.7")
+    due["status"] |= {"phase": "Running", "startTime": "2020-01-01T00:00:00Z"}
+    young = connector_pod("10.4.0.8", uid="young-uid", name="aci-connector-young")
+    young["status"] |= {"phase": "Running", "startTime": "2999-01-01T00:00:00Z"}
+    api.pods[f"{NAMESPACE}/{POD_NAME}"] = due
+    api.pods[f"{NAMESPACE}/aci-connector-young"] = young
+    approver()
+    wait_until(lambda: api.restarts())
+    lists = sum(1 for r in api.requests if r.path.endswith("/pods"))
+    wait_until(lambda: sum(1 for r in api.requests if r.path.endswith("/pods")) >= lists + 3)
+    [restart] = api.restarts()
+    assert restart.path == f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/aci-connector"
+    assert restart.headers["Content-Type"] == "application/merge-patch+json"
+    assert restart.headers["Authorization"] == f"Bearer {APPROVER_TOKEN}"
+    annotations = restart.body["spec"]["template"]["metadata"]["annotations"]
+    assert list(annotations) == ["kubectl.kubernetes.io/restartedAt"]
