@@ -22,10 +22,14 @@ boundary: keep it small. It also renews: the connector reads its certificate onl
 so when the connector's pod has run for ``SERVING_CERT_RENEW_AFTER_SECONDS`` the approver restarts
 its Deployment, and the new pod obtains a new certificate.
 
-Standard library and the ``openssl`` command only, so both run in an official Python image
-(whose ``ca-certificates`` package brings ``openssl``). The CSR is read with a small DER reader
-(``read_request``): it reads names, it verifies nothing, because the API server has checked the
-request's signature when it was created (kubernetes ``pkg/apis/certificates/validation``).
+Standard library and the ``openssl`` command only, so both run in an official Python image:
+docker-library/python's ``slim-trixie`` Dockerfile installs ``ca-certificates``, which depends on
+Debian's ``openssl`` package (seen on bookworm's). An image without ``openssl`` cannot make a
+key at all: the step then fails with a log naming it, and the connector does not start.
+
+The CSR is read with a small DER reader (``read_request``): it reads names and verifies no
+signature, which approval does not need: a request for a key the requester does not hold gets a
+certificate the requester cannot serve with.
 
 Both read the API server and their token as in-cluster clients do: ``KUBERNETES_SERVICE_HOST``/
 ``PORT`` and ``token``/``ca.crt`` in ``KUBELET_SERVING_SERVICE_ACCOUNT_DIR`` (by default where
