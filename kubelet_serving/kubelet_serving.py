@@ -649,12 +649,20 @@ def obtain(api: Api, pod: Pod, folder: Path, lifetime: int, wait: float, poll: f
         )
     log.info("created certificatesigningrequest %s for %s (IP %s)", pod.uid, pod.subject, pod.ip)
     deadline = time.monotonic() + wait
+    problem = "no answer yet"
     while True:
-        status, csr = api.call("GET", f"{CSRS}/{quote(pod.uid, safe='')}")
-        if status != 200:
-            raise RuntimeError(
-                f"reading certificatesigningrequest {pod.uid}: {_message(status, csr)}"
-            )
+        csr: Object = {}
+        try:
+            status, answer = api.call("GET", f"{CSRS}/{quote(pod.uid, safe='')}")
+            if status == 200:
+                csr = answer
+            else:
+                problem = f"reading it: {_message(status, answer)}"
+        except ApiError as error:
+            problem = str(error)
+        if not csr:
+            # A blip while waiting is not a refusal: ask again until the bound.
+            log.warning("certificatesigningrequest %s: %s; asking again", pod.uid, problem)
         conditions = (csr.get("status") or {}).get("conditions") or []
         refused = [c for c in conditions if c.get("type") in ("Denied", "Failed")]
         if refused:
@@ -662,7 +670,8 @@ def obtain(api: Api, pod: Pod, folder: Path, lifetime: int, wait: float, poll: f
         if (csr.get("status") or {}).get("certificate"):
             return base64.b64decode(csr["status"]["certificate"]).decode()
         if time.monotonic() + poll > deadline:
-            raise RuntimeError(f"no certificate issued within {wait:g}s")
+            last = f" (last: {problem})" if not csr else ""
+            raise RuntimeError(f"no certificate issued within {wait:g}s{last}")
         time.sleep(poll)
 
 

@@ -282,6 +282,25 @@ def exchange(context: ssl.SSLContext, port: int) -> bytes:
         return tls.recv(2)
 
 
+def test_errors_while_waiting_are_asked_again_within_the_bound(
+    api: FakeKubernetesApi, cluster_ca: ClusterCa, run_step: Callable[..., Any]
+) -> None:
+    def approve() -> None:
+        """Approved and issued before the first read, which fails, as do the next two."""
+        stored = api.csrs[UID]
+        stored["status"]["conditions"] = [{"type": "Approved", "status": "True"}]
+        certificate_pem = cluster_ca.sign(stored).encode()
+        stored["status"]["certificate"] = base64.b64encode(certificate_pem).decode()
+
+    api.before("GET", approve)
+    api.fail("GET", 503, "the server is currently unable to handle the request", times=3)
+    done, out, _ = run_step("10.4.0.7")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("asking again") == 3
+    assert "issued by the cluster's kubelet-serving signer for 10.4.0.7" in done.stdout
+    certificate(out).verify_directly_issued_by(cluster_ca.cert)
+
+
 def test_a_denied_request_leads_to_the_self_signed_fallback_at_once(
     api: FakeKubernetesApi, run_step: Callable[..., Any], approver: Any
 ) -> None:
