@@ -188,14 +188,7 @@ class AciConnector(pulumi.ComponentResource):
                 "name": "aci-connector",
                 "namespace": namespace_name,
                 "labels": _LABELS,
-                "annotations": checkov_skips(
-                    {
-                        "CKV_K8S_43": "the image is a setting (connectorImage); the default is "
-                        "a release tag and a digest can be set there",
-                        "CKV_K8S_38": "the connector calls the Kubernetes API (pods, nodes, "
-                        "leases), so the pod mounts a token; its service account does not",
-                    }
-                ),
+                "annotations": checkov_skips(_scan_skips(settings)),
             },
             spec={
                 "replicas": 1,
@@ -317,3 +310,19 @@ class AciConnector(pulumi.ComponentResource):
 
 def _role_ref(kind: str, name: pulumi.Input[str]) -> k8s.rbac.v1.RoleRefArgsDict:
     return {"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+
+
+def _scan_skips(settings: ConnectorSettings) -> dict[str, str]:
+    """Checkov checks that do not fit the connector's pod, with the reason for each."""
+    skips = {
+        "CKV_K8S_43": "the image is a setting (connectorImage); the default is "
+        "a release tag and a digest can be set there",
+        "CKV_K8S_38": "the connector calls the Kubernetes API (pods, nodes, "
+        "leases), so the pod mounts a token; its service account does not",
+    }
+    if "@" not in settings.kubelet_serving_image:
+        skips["CKV_K8S_15"] = (
+            "the serving-certificate step's image is pulled once per node so that a connector "
+            "restart never waits on the registry; a digest in kubeletServingImage makes it exact"
+        )
+    return skips
