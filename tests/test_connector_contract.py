@@ -338,3 +338,17 @@ def test_the_approver_runs_the_connectors_script_with_its_policy(stack: Deployme
     script = stack.one("kubernetes:core/v1:ConfigMap", "aci-connector-kubelet-serving")
     assert reveal(script.inputs)["data"] == {SCRIPT.name: SCRIPT.read_text()}
     assert reveal(script.inputs)["immutable"] is True
+
+
+def test_a_serving_image_pinned_by_digest_runs_as_named_with_no_pull_policy_skip() -> None:
+    image = "registry.example.com/python:3.14.7-slim-trixie@sha256:" + "ab" * 32
+    pinned = run_program({"gke-aci:kubeletServingImage": image})
+    [step] = connector_pod_spec(pinned)["initContainers"]
+    assert step["image"] == image
+    annotations = pinned.one(DEPLOYMENT, "aci-connector").inputs["metadata"]["annotations"]
+    assert sorted(v.partition("=")[0] for v in annotations.values()) == [
+        "CKV_K8S_38",
+        "CKV_K8S_43",
+    ]
+    approver = pinned.one(DEPLOYMENT, "aci-connector-approver").inputs
+    assert reveal(approver["spec"])["template"]["spec"]["containers"][0]["image"] == image

@@ -27,9 +27,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fake_kubernetes_api import FakeKubernetesApi
-from guard_python import GUARD_PYTHON
+from guard_python import GUARD_PYTHON, IMAGE_PYTHON
 from loopback_http import Authority
 
+from settings import DEFAULT_KUBELET_SERVING_IMAGE
 from specs.connector_pod import PYTHON_FLAGS, SCRIPT
 
 NODE = "aci-connector"
@@ -49,6 +50,12 @@ def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.02)
+
+
+def test_these_tests_run_the_script_on_the_python_of_its_image() -> None:
+    """The interpreter tests/guard_python.py picks is the node guard image's, which is also the
+    default kubeletServingImage: CI runs these on that Python."""
+    assert f"/python:{IMAGE_PYTHON}." in DEFAULT_KUBELET_SERVING_IMAGE
 
 
 def connector_user(pod_name: str = POD_NAME, uid: str = UID) -> dict[str, Any]:
