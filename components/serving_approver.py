@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from kubelet_serving.kubelet_serving import SIGNER
 from specs.connector_pod import PYTHON_FLAGS, SCRIPT, SCRIPT_DIR
 from specs.scan_skips import checkov_skips
 
 NAME = "kubelet-serving-approver"
-SIGNER = "kubernetes.io/kubelet-serving"
 
 
 @dataclass(frozen=True)

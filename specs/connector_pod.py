@@ -63,12 +63,13 @@ def connector_pod_spec(
     """The spec of the connector's pod."""
     return {
         "service_account_name": inputs.service_account,
-        # The connector watches pods and nodes and writes their status. It
-        # is the pod's only container: no other process holds this token.
+        # The connector watches pods and nodes and writes their status; before it starts, its
+        # serving-certificate step creates and reads its own CSR. No other process holds this
+        # token.
         "automount_service_account_token": True,
-        # The image is distroless/static with one static Go binary that listens
-        # on 10250 (> 1024) and reads only mounted files: it needs no root, no
-        # capability and no writable file system.
+        # The connector's image is distroless/static with one static Go binary that listens on
+        # 10250 (> 1024) and reads only mounted files, and the step writes only to its
+        # in-memory volume: neither needs root, a capability or a writable file system.
         "security_context": POD_SECURITY,
         # Before the connector starts, at each start of the pod: a fresh key and a certificate
         # from the cluster's kubelet-serving signer

@@ -41,6 +41,7 @@ UID = "0b6c1c9e-3f0e-4d5e-9a57-1f0b7c7f2a11"
 CONNECTOR_TOKEN, APPROVER_TOKEN = "connector-token", "approver-token"
 YEAR = 365 * 24 * 3600
 WAIT = 15.0
+CSRS_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 RENEW_AFTER = 30 * 24 * 3600
 
 
@@ -289,6 +290,23 @@ def exchange(context: ssl.SSLContext, port: int) -> bytes:
         return tls.recv(2)
 
 
+def test_a_step_run_again_in_the_same_pod_keeps_the_certificate_it_obtained(
+    api: FakeKubernetesApi, cluster_ca: ClusterCa, run_step: Callable[..., Any], approver: Any
+) -> None:
+    """An init container runs again when its pod's sandbox is re-created; the in-memory
+    volume, the pod's UID and its IP stay, and a second request by that name would clash."""
+    api.pods[f"{NAMESPACE}/{POD_NAME}"] = connector_pod("10.4.0.7")
+    approver()
+    first, out, _ = run_step("10.4.0.7")
+    assert first.returncode == 0, first.stdout + first.stderr
+    issued = (out / "tls.crt").read_bytes()
+    again, _, _ = run_step("10.4.0.7")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "keeping the certificate this pod obtained before" in again.stdout
+    assert (out / "tls.crt").read_bytes() == issued
+    assert [r.method for r in api.requests if r.path.endswith(CSRS_PATH)] == ["POST"]
+
+
 def test_errors_while_waiting_are_asked_again_within_the_bound(
     api: FakeKubernetesApi, cluster_ca: ClusterCa, run_step: Callable[..., Any]
 ) -> None:
@@ -414,7 +432,7 @@ def submit(api: FakeKubernetesApi, token: str, csr: dict[str, Any]) -> None:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     connection.request(
         "POST",
-        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        CSRS_PATH,
         json.dumps(csr),
         headers,
     )
