@@ -174,6 +174,8 @@ class ConnectorSettings:
     quota: AciQuota
     # The image the node guard runs in, its own Deployment (components/node_guard.py).
     node_guard_image: str
+    # The image of the serving-certificate step and its approver (kubelet_serving/).
+    kubelet_serving_image: str
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,7 @@ def declared_default(name: str) -> str:
 DEFAULT_CONNECTOR_IMAGE: Final = declared_default("connectorImage")
 DEFAULT_ENTRY_PROXY_IMAGE: Final = declared_default("entryProxyImage")
 DEFAULT_NODE_GUARD_IMAGE: Final = declared_default("nodeGuardImage")
+DEFAULT_KUBELET_SERVING_IMAGE: Final = declared_default("kubeletServingImage")
 
 
 def unknown_settings(keys: Iterable[str], declared: Iterable[str]) -> list[str]:
@@ -559,6 +562,12 @@ def load_settings(
             _IMAGE_REFERENCE,
             "a container image reference such as registry/name:tag, with a python interpreter "
             "on its PATH",
+        ),
+        kubelet_serving_image=reader.text(
+            key("kubeletServingImage"),
+            _IMAGE_REFERENCE,
+            "a container image reference such as registry/name:tag, with python and openssl on "
+            "its PATH",
         ),
     )
     credentials = CredentialSettings(

@@ -7,30 +7,31 @@ unknown on a first preview. See docs/decisions/0002-connector-as-plain-manifests
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_tls as tls
 
 from components.node_guard import NodeGuard, NodeGuardArgs
+from components.serving_approver import ServingApprover, ServingApproverArgs
 from settings import ConnectorSettings
-from specs.pod_security import DISTROLESS_NONROOT, container_security, pod_security
+from specs.connector_pod import (
+    CONTAINER_SECURITY,
+    CREDENTIALS_FILE,
+    KUBELET_PORT,
+    POD_SECURITY,
+    SCRIPT,
+    SERVING_CERT_LIFETIME_SECONDS,
+    SERVING_CERT_RENEW_AFTER_SECONDS,
+    ConnectorPodInputs,
+    connector_pod_spec,
+    credentials_json,
+)
 from specs.scan_skips import checkov_skips
 
-KUBELET_PORT = 10250
-_TLS_DIR = "/etc/virtual-kubelet/tls"
-# The cluster's CA bundle, which every pod that mounts a service account token has from its
-# projected token volume.
-CLUSTER_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-_CREDENTIALS_DIR = "/etc/virtual-kubelet/azure"
-CREDENTIALS_FILE = "credentials.json"
 READY_ROLE_ANNOTATION = "gke-aci.io/role-assignment"
 READY_REGISTRATION_ANNOTATION = "gke-aci.io/microsoft-containerinstance"
 _LABELS = {"app.kubernetes.io/name": "aci-connector", "app.kubernetes.io/part-of": "gke-aci"}
-# Both containers of the pod: no root, no capability, no writable file system.
-_CONTAINER_SECURITY = container_security()
 
 
 def _rule(api_group: str, resources: list[str], verbs: list[str]) -> k8s.rbac.v1.PolicyRuleArgsDict:
@@ -46,6 +47,9 @@ CLUSTER_RULES = [
     _rule("", ["nodes"], ["create", "get"]),
     _rule("", ["nodes/status"], ["update", "patch"]),
     _rule("", ["events"], ["create", "patch"]),
+    # The pod's serving-certificate step: submit its request and read the answer. Approving is
+    # the approver's alone (components/serving_approver.py).
+    _rule("certificates.k8s.io", ["certificatesigningrequests"], ["create", "get"]),
 ]
 LEASE_RULES = [_rule("coordination.k8s.io", ["leases"], ["get", "create", "update"])]
 
@@ -86,10 +90,11 @@ class AciConnector(pulumi.ComponentResource):
     """Registers a virtual node in GKE whose pods run as Azure container groups.
 
     The pod runs in its own namespace under a service account limited to the calls the connector
-    makes. Its Azure credentials and its kubelet serving certificate (made here with pulumi-tls)
-    are Secrets. What azure-aci needs off AKS is applied (docs/architecture.md): the VNet
-    variables are set to satisfy the connector's startup check while no subnet is named, so
-    container groups get public IPs and no VNet is touched.
+    makes. Its Azure credentials are a Secret; its kubelet serving certificate is made in the pod
+    at each start, from the cluster's kubelet-serving signer, and approved by a process of its own
+    (components/serving_approver.py). What azure-aci needs off AKS is applied
+    (docs/architecture.md): the VNet variables are set to satisfy the connector's startup check
+    while no subnet is named, so container groups get public IPs and no VNet is touched.
 
     ``virtual_node_name`` carries a dependency on the connector's Deployment, so whatever uses it
     waits until the connector is rolled out.
@@ -149,7 +154,7 @@ class AciConnector(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         azure = args.azure
-        # Secrets are immutable and auto-named: a new password or certificate makes a new Secret
+        # Secrets are immutable and auto-named: a new password makes a new Secret
         # and so rolls the Deployment, instead of changing a Secret the running pod already read.
         # The connector reads a credentials file (AZURE_AUTH_LOCATION) as well as environment
         # variables; a file keeps the secret out of the process environment.
@@ -165,33 +170,14 @@ class AciConnector(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-        serving_key = tls.PrivateKey(
-            f"{name}-kubelet",
-            algorithm="ECDSA",
-            ecdsa_curve="P256",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        serving_cert = tls.SelfSignedCert(
-            f"{name}-kubelet",
-            private_key_pem=serving_key.private_key_pem,
-            subject={"common_name": settings.virtual_node_name, "organization": "gke-aci"},
-            dns_names=[settings.virtual_node_name],
-            allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
-            # A year, renewed by the first `pulumi up` in its last 30 days. The validity window is
-            # computed by the provider at creation, so no wall-clock value is an input here.
-            validity_period_hours=365 * 24,
-            early_renewal_hours=30 * 24,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        serving_secret = k8s.core.v1.Secret(
-            f"{name}-kubelet-tls",
+        # The serving-certificate step and its approver run the same script
+        # (docs/decisions/0021-kubelet-serving-certificate.md). Immutable and auto-named: a
+        # changed script is a new ConfigMap and rolls both pods.
+        serving_script = k8s.core.v1.ConfigMap(
+            f"{name}-kubelet-serving",
             metadata={"namespace": namespace_name, "labels": _LABELS},
-            type="kubernetes.io/tls",
             immutable=True,
-            string_data={
-                "tls.crt": serving_cert.cert_pem,
-                "tls.key": serving_key.private_key_pem,
-            },
+            data={SCRIPT.name: SCRIPT.read_text()},
             opts=k8s_opts,
         )
 
@@ -202,14 +188,7 @@ class AciConnector(pulumi.ComponentResource):
                 "name": "aci-connector",
                 "namespace": namespace_name,
                 "labels": _LABELS,
-                "annotations": checkov_skips(
-                    {
-                        "CKV_K8S_43": "the image is a setting (connectorImage); the default is "
-                        "a release tag and a digest can be set there",
-                        "CKV_K8S_38": "the connector calls the Kubernetes API (pods, nodes, "
-                        "leases), so the pod mounts a token; its service account does not",
-                    }
-                ),
+                "annotations": checkov_skips(_scan_skips(settings)),
             },
             spec={
                 "replicas": 1,
@@ -226,100 +205,15 @@ class AciConnector(pulumi.ComponentResource):
                             ),
                         },
                     },
-                    "spec": {
-                        "service_account_name": service_account.metadata.apply(
-                            lambda m: m.name or ""
+                    "spec": connector_pod_spec(
+                        settings,
+                        ConnectorPodInputs(
+                            service_account=service_account.metadata.apply(lambda m: m.name or ""),
+                            credentials_secret=credentials.metadata.apply(lambda m: m.name or ""),
+                            serving_script=serving_script.metadata.apply(lambda m: m.name or ""),
+                            resource_group_name=azure.resource_group_name,
                         ),
-                        # The connector watches pods and nodes and writes their status. It
-                        # is the pod's only container: no other process holds this token.
-                        "automount_service_account_token": True,
-                        # The image is distroless/static with one static Go binary that listens
-                        # on 10250 (> 1024) and reads only mounted files: it needs no root, no
-                        # capability and no writable file system.
-                        "security_context": pod_security(DISTROLESS_NONROOT),
-                        "containers": [
-                            {
-                                "name": "virtual-kubelet",
-                                "image": settings.image,
-                                "command": ["/usr/bin/virtual-kubelet"],
-                                "args": [
-                                    "--nodename",
-                                    settings.virtual_node_name,
-                                    "--os",
-                                    "Linux",
-                                    # The kubelet API takes only clients with a certificate from
-                                    # the cluster CA, checked in the TLS handshake
-                                    # (RequireAndVerifyClientCert: virtual-kubelet v1.11.0
-                                    # node/nodeutil/tls.go WithCAFromPath), which the connector's
-                                    # route setup cannot undo. Never --authentication-token-webhook:
-                                    # in azure-aci v1.6.4 cmd/virtual-kubelet/main.go it lowers TLS
-                                    # to RequestClientCert, and configureRoutes then discards its
-                                    # handler.
-                                    "--client-verify-ca",
-                                    CLUSTER_CA_FILE,
-                                ],
-                                "image_pull_policy": "Always",
-                                "env": _connector_environment(settings, azure),
-                                "ports": [
-                                    {
-                                        "name": "kubelet",
-                                        "container_port": KUBELET_PORT,
-                                        "protocol": "TCP",
-                                    }
-                                ],
-                                "resources": {
-                                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                                    "limits": {"cpu": "500m", "memory": "512Mi"},
-                                },
-                                "security_context": _CONTAINER_SECURITY,
-                                "volume_mounts": [
-                                    {
-                                        "name": "kubelet-tls",
-                                        "mount_path": _TLS_DIR,
-                                        "read_only": True,
-                                    },
-                                    {
-                                        "name": "azure-credentials",
-                                        "mount_path": _CREDENTIALS_DIR,
-                                        "read_only": True,
-                                    },
-                                ],
-                                # The kubelet API answers TLS on 10250 once the node is served;
-                                # its handshake needs a client certificate, so the probes only
-                                # connect.
-                                "readiness_probe": {
-                                    "tcp_socket": {"port": KUBELET_PORT},
-                                    "period_seconds": 10,
-                                },
-                                "liveness_probe": {
-                                    "tcp_socket": {"port": KUBELET_PORT},
-                                    "initial_delay_seconds": 30,
-                                    "period_seconds": 20,
-                                    "failure_threshold": 3,
-                                },
-                            },
-                        ],
-                        "volumes": [
-                            {
-                                "name": "kubelet-tls",
-                                "secret": {
-                                    "secret_name": serving_secret.metadata.apply(
-                                        lambda m: m.name or ""
-                                    ),
-                                    "default_mode": 0o440,
-                                },
-                            },
-                            {
-                                "name": "azure-credentials",
-                                "secret": {
-                                    "secret_name": credentials.metadata.apply(
-                                        lambda m: m.name or ""
-                                    ),
-                                    "default_mode": 0o440,
-                                },
-                            },
-                        ],
-                    },
+                    ),
                 },
             },
             opts=pulumi.ResourceOptions.merge(
@@ -373,8 +267,26 @@ class AciConnector(pulumi.ComponentResource):
                 namespace=namespace_name,
                 connector_deployment=self.deployment_name,
                 labels=_LABELS,
-                pod_security=pod_security(DISTROLESS_NONROOT),
-                security_context=_CONTAINER_SECURITY,
+                pod_security=POD_SECURITY,
+                security_context=CONTAINER_SECURITY,
+                kubernetes_provider=args.kubernetes_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ServingApprover(
+            f"{name}-approver",
+            ServingApproverArgs(
+                node_name=settings.virtual_node_name,
+                image=settings.kubelet_serving_image,
+                namespace=namespace_name,
+                connector_service_account=subject["name"],
+                connector_deployment=self.deployment_name,
+                renew_after_seconds=SERVING_CERT_RENEW_AFTER_SECONDS,
+                script=serving_script.metadata.apply(lambda m: m.name or ""),
+                max_lifetime_seconds=SERVING_CERT_LIFETIME_SECONDS,
+                labels=_LABELS,
+                pod_security=POD_SECURITY,
+                security_context=CONTAINER_SECURITY,
                 kubernetes_provider=args.kubernetes_provider,
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -400,41 +312,17 @@ def _role_ref(kind: str, name: pulumi.Input[str]) -> k8s.rbac.v1.RoleRefArgsDict
     return {"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name}
 
 
-def credentials_json(
-    client_id: str, client_secret: str, tenant_id: str, subscription_id: str
-) -> str:
-    """The connector's AZURE_AUTH_LOCATION file (pkg/auth Authentication in azure-aci)."""
-    return json.dumps(
-        {
-            "clientId": client_id,
-            "clientSecret": client_secret,
-            "tenantId": tenant_id,
-            "subscriptionId": subscription_id,
-        },
-        sort_keys=True,
-    )
-
-
-def _connector_environment(
-    settings: ConnectorSettings, azure: AzureCredentials
-) -> list[k8s.core.v1.EnvVarArgsDict]:
-    """The connector's environment; nothing secret (the credentials are a mounted file)."""
-    return [
-        {"name": "KUBELET_PORT", "value": str(KUBELET_PORT)},
-        {"name": "APISERVER_CERT_LOCATION", "value": f"{_TLS_DIR}/tls.crt"},
-        {"name": "APISERVER_KEY_LOCATION", "value": f"{_TLS_DIR}/tls.key"},
-        {"name": "VKUBELET_POD_IP", "value_from": {"field_ref": {"field_path": "status.podIP"}}},
-        {"name": "AZURE_AUTH_LOCATION", "value": f"{_CREDENTIALS_DIR}/{CREDENTIALS_FILE}"},
-        {"name": "ACI_RESOURCE_GROUP", "value": azure.resource_group_name},
-        {"name": "ACI_REGION", "value": settings.aci_region},
-        # The capacity the virtual node advertises (vk_node.go 129-144): the scheduler keeps
-        # pods beyond the subscription's ACI quota Pending instead of sending them to fail in
-        # ACI (virtual-kubelet #1257). The connector's defaults are 10000 CPU, 4Ti, 5000 pods.
-        {"name": "ACI_QUOTA_CPU", "value": settings.quota.cpu},
-        {"name": "ACI_QUOTA_MEMORY", "value": settings.quota.memory},
-        {"name": "ACI_QUOTA_POD", "value": str(settings.quota.pods)},
-        # Off AKS: the connector's network check fails unless both VNet variables are set. With
-        # no ACI_SUBNET_NAME the VNet is never looked up, so these only satisfy the check.
-        {"name": "ACI_VNET_NAME", "value": "none"},
-        {"name": "ACI_VNET_RESOURCE_GROUP", "value": azure.resource_group_name},
-    ]
+def _scan_skips(settings: ConnectorSettings) -> dict[str, str]:
+    """Checkov checks that do not fit the connector's pod, with the reason for each."""
+    skips = {
+        "CKV_K8S_43": "the image is a setting (connectorImage); the default is "
+        "a release tag and a digest can be set there",
+        "CKV_K8S_38": "the connector calls the Kubernetes API (pods, nodes, "
+        "leases), so the pod mounts a token; its service account does not",
+    }
+    if "@" not in settings.kubelet_serving_image:
+        skips["CKV_K8S_15"] = (
+            "the serving-certificate step's image is pulled once per node so that a connector "
+            "restart never waits on the registry; a digest in kubeletServingImage makes it exact"
+        )
+    return skips

@@ -1,4 +1,5 @@
-"""A loopback Kubernetes API over HTTPS: the endpoints the node guard calls, nothing more.
+"""A loopback Kubernetes API over HTTPS: the endpoints the node guard and the serving-certificate
+step and approver call, nothing more.
 
 It serves ``GET`` and ``PATCH`` (JSON merge patch) of ``/api/v1/nodes/<name>`` and ``PATCH`` of
 ``/apis/apps/v1/namespaces/<namespace>/deployments/<name>`` as the real API server does for
@@ -10,10 +11,16 @@ any other path the 404 that names nothing; ``spec.providerID`` may change only f
 failures to answer the next requests with, run a change just before the next request of a
 method (``before``), and read every request it received. Its certificate is signed by a
 throwaway CA the test makes (tests/loopback_http.py).
+
+For the kubelet serving certificate it stores CertificateSigningRequests as the API server does
+(``POST`` records the requester from the token: ``users``; ``GET`` one or the list, by signer;
+``PUT .../approval`` records the conditions) and answers ``GET`` of the pods in ``pods``. When a
+request is approved, ``sign`` (the stand-in for GKE's signer) issues its certificate.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import threading
@@ -26,6 +33,7 @@ from typing import Any
 from loopback_http import Authority, JsonHandler, serving
 
 NODES = "/api/v1/nodes/"
+CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,13 @@ class FakeKubernetesApi:
     failures: list[tuple[str, int, str, dict[str, str] | None]] = field(default_factory=list)
     # (method, change): the change runs just before the next request with that method is answered.
     changes: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    # Other tokens than ``token``: who they authenticate, {"username": ..., "extra": {...}}.
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    csrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "<namespace>/<name>" -> the Pod.
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Issues the PEM certificate of an approved CSR (given the CSR object), as a signer does.
+    sign: Callable[[dict[str, Any]], str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
     _version: int = 1
@@ -70,6 +85,9 @@ class FakeKubernetesApi:
             def do_PATCH(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 api._handle(self, json.loads(self.rfile.read(length)))
+
+            do_POST = do_PATCH
+            do_PUT = do_PATCH
 
         with serving(Handler, self.authority) as port:
             self.port = port
@@ -157,8 +175,20 @@ class FakeKubernetesApi:
             if failure[0] == request.method:
                 self.failures.remove(failure)
                 return _status(failure[1], failure[2], failure[3])
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        authorization = request.headers.get("Authorization", "")
+        user = self.users.get(authorization.removeprefix("Bearer "))
+        if authorization != f"Bearer {self.token}" and user is None:
             return _status(401, "Unauthorized")
+        if request.path.startswith(CSRS):
+            return self._csr(request, user or {})
+        if request.path.startswith("/api/v1/namespaces/") and request.path.endswith("/pods"):
+            namespace = request.path.split("/")[4]
+            items = [p for key, p in self.pods.items() if key.startswith(f"{namespace}/")]
+            return 200, {"kind": "PodList", "items": copy.deepcopy(items)}
+        if request.path.startswith("/api/v1/namespaces/") and "/pods/" in request.path:
+            parts = request.path.split("/")
+            pod = self.pods.get(f"{parts[4]}/{parts[6]}")
+            return (200, pod) if pod is not None else _not_found("pods", "", parts[6])
         if "/deployments/" in request.path and request.method == "PATCH":
             return self._patch_deployment(request)
         if not request.path.startswith(NODES):
@@ -183,6 +213,44 @@ class FakeKubernetesApi:
         patched["metadata"]["resourceVersion"] = str(self._next_version())
         self.nodes[name] = patched
         return 200, patched
+
+    def _csr(self, request: Request, user: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Create, read, list and approve CertificateSigningRequests (certificates.k8s.io/v1)."""
+        rest = request.path.removeprefix(CSRS).split("?")[0].strip("/")
+        if request.method == "POST" and not rest:
+            name = request.body["metadata"]["name"]
+            if name in self.csrs:
+                return _status(409, f'certificatesigningrequests "{name}" already exists')
+            stored = copy.deepcopy(request.body)
+            # The API server records who asked; what the client sent there is overwritten.
+            stored["spec"]["username"] = user.get("username", "")
+            stored["spec"]["extra"] = copy.deepcopy(user.get("extra", {}))
+            stored["metadata"]["resourceVersion"] = str(self._next_version())
+            stored["status"] = {}
+            self.csrs[name] = stored
+            return 201, stored
+        if request.method == "GET" and not rest:
+            selector = request.path.partition("fieldSelector=")[2].replace("%3D", "=")
+            signer = selector.replace("%2F", "/").removeprefix("spec.signerName=")
+            items = [
+                c for c in self.csrs.values() if not signer or c["spec"]["signerName"] == signer
+            ]
+            return 200, {"kind": "CertificateSigningRequestList", "items": copy.deepcopy(items)}
+        name, _, sub = rest.partition("/")
+        stored = self.csrs.get(name)
+        if stored is None:
+            return _not_found("certificatesigningrequests", "certificates.k8s.io", name)
+        if request.method == "GET" and not sub:
+            return 200, stored
+        if request.method == "PUT" and sub == "approval":
+            stored["status"]["conditions"] = request.body["status"]["conditions"]
+            approved = any(c["type"] == "Approved" for c in stored["status"]["conditions"])
+            if approved and self.sign is not None:
+                certificate = self.sign(copy.deepcopy(stored))
+                stored["status"]["certificate"] = base64.b64encode(certificate.encode()).decode()
+            stored["metadata"]["resourceVersion"] = str(self._next_version())
+            return 200, stored
+        return _status(405, "method not allowed")
 
     def _patch_deployment(self, request: Request) -> tuple[int, dict[str, Any]]:
         key = _deployment_key(request.path)

@@ -65,6 +65,7 @@ INVALID: dict[str, st.SearchStrategy[str]] = {
     "gke-aci:virtualNodeName": text_with_one_of("A_./ "),
     "gke-aci:connectorImage": text_with_one_of(" !#"),
     "gke-aci:nodeGuardImage": text_with_one_of(" !#"),
+    "gke-aci:kubeletServingImage": text_with_one_of(" !#"),
     "gke-aci:aciRegion": not_in(set(ACI_REGIONS)),
     "gke-aci:connectorRole": not_in({"custom", "contributor"}),
     "gke-aci:credentialRotation": text_with_one_of(" /:@"),

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from fake_cloud import Deployment, Registration, reveal, run_program
 
+from settings import DEFAULT_KUBELET_SERVING_IMAGE
+from specs.connector_pod import SCRIPT
+
 CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
 CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
@@ -37,6 +40,9 @@ CLUSTER_GRANTS: dict[Grant, set[str]] = {
     ("", "nodes", ()): {"create", "get"},
     ("", "nodes/status", ()): {"update", "patch"},
     ("", "events", ()): {"create", "patch"},
+    # The pod's serving-certificate step (kubelet_serving/kubelet_serving.py `request`): it
+    # creates its CertificateSigningRequest and reads it back until the certificate is there.
+    ("certificates.k8s.io", "certificatesigningrequests", ()): {"create", "get"},
 }
 # The node guard (node_guard/node_guard.py), under an account of its own: reads and patches its
 # own node, and only that one (the virtual node's providerID and label;
@@ -47,6 +53,20 @@ GUARD_GRANTS: dict[Grant, set[str]] = {
 }
 NAMESPACE = "aci-connector"
 GUARD_RESTART_GRANTS: dict[Grant, set[str]] = {
+    ("apps", "deployments", ("aci-connector",)): {"patch"},
+}
+# The approver (kubelet_serving/kubelet_serving.py `approve`), under an account of its own:
+# lists requests and approves or denies them for the kubelet-serving signer alone (kubernetes
+# plugin/pkg/admission/certificates/approval: `approve` on `signers`, named by the signer), and
+# reads the pod a request names, in the connector's namespace.
+APPROVER_GRANTS: dict[Grant, set[str]] = {
+    ("certificates.k8s.io", "certificatesigningrequests", ()): {"list"},
+    ("certificates.k8s.io", "certificatesigningrequests/approval", ()): {"update"},
+    ("certificates.k8s.io", "signers", ("kubernetes.io/kubelet-serving",)): {"approve"},
+}
+# Renewal: it lists the connector's pods and restarts the connector's Deployment, that one alone.
+APPROVER_POD_GRANTS: dict[Grant, set[str]] = {
+    ("", "pods", ()): {"get", "list"},
     ("apps", "deployments", ("aci-connector",)): {"patch"},
 }
 # Its node lease heartbeat (node/lease_controller_v1.go: get, create, update), only in the
@@ -60,6 +80,7 @@ LEASE_GRANTS: dict[Grant, set[str]] = {
 RIGHTS = {
     "aci-connector": {"": CLUSTER_GRANTS, LEASE_NAMESPACE: LEASE_GRANTS},
     "aci-connector-node-guard": {"": GUARD_GRANTS, NAMESPACE: GUARD_RESTART_GRANTS},
+    "aci-connector-approver": {"": APPROVER_GRANTS, NAMESPACE: APPROVER_POD_GRANTS},
 }
 
 
@@ -135,14 +156,22 @@ def test_the_cluster_roles_grant_exactly_what_the_connector_and_its_guard_call(
         name_of(role): grants(reveal(role.inputs["rules"]))
         for role in either_stack.of_type(CLUSTER_ROLE)
     }
-    assert roles == {"aci-connector": CLUSTER_GRANTS, "aci-connector-node-guard": GUARD_GRANTS}
+    assert roles == {
+        "aci-connector": CLUSTER_GRANTS,
+        "aci-connector-node-guard": GUARD_GRANTS,
+        "kubelet-serving-approver": APPROVER_GRANTS,
+    }
 
 
 def test_namespaced_rights_are_leases_in_the_lease_namespace_and_the_guards_restart(
     either_stack: Deployment,
 ) -> None:
     found = {role.name: reveal(role.inputs) for role in either_stack.of_type(ROLE)}
-    assert set(found) == {"aci-connector-leases", "aci-connector-node-guard-restart"}
+    assert set(found) == {
+        "aci-connector-leases",
+        "aci-connector-node-guard-restart",
+        "aci-connector-approver-pods",
+    }
     leases = found["aci-connector-leases"]
     assert leases["metadata"]["namespace"] == LEASE_NAMESPACE
     assert grants(leases["rules"]) == LEASE_GRANTS
@@ -162,10 +191,10 @@ def test_each_identity_holds_exactly_its_own_rights(stack: Deployment, account: 
     assert rights_of(stack, subject_of(stack, account)) == RIGHTS[account]
 
 
-def test_every_binding_binds_one_of_the_two_identities(stack: Deployment) -> None:
+def test_every_binding_binds_one_of_the_three_identities(stack: Deployment) -> None:
     subjects = [subject_of(stack, name) for name in RIGHTS]
     bindings = [*stack.of_type(CLUSTER_ROLE_BINDING), *stack.of_type(ROLE_BINDING)]
-    assert len(bindings) == 4
+    assert len(bindings) == 6
     for binding in bindings:
         [subject] = reveal(binding.inputs)["subjects"]
         assert subject in subjects, binding.name
@@ -180,7 +209,7 @@ def test_each_pod_runs_as_its_own_identity_in_the_connectors_namespace(stack: De
             "namespace"
         ]
         assert deployment_namespace == subject["namespace"] == NAMESPACE
-    assert subject_of(stack, "aci-connector") != subject_of(stack, "aci-connector-node-guard")
+    assert len({str(subject_of(stack, account)) for account in RIGHTS}) == len(RIGHTS)
 
 
 def test_the_deployments_wait_for_their_permissions(stack: Deployment) -> None:
@@ -210,6 +239,7 @@ def test_one_connector_at_a_time_even_during_an_update(stack: Deployment) -> Non
     assert {d.name for d in stack.of_type(DEPLOYMENT)} == {
         "aci-connector",
         "aci-connector-node-guard",
+        "aci-connector-approver",
     }
     # The Deployment owns its pods by their labels, and only its pods.
     labels = spec["template"]["metadata"]["labels"]
@@ -245,7 +275,7 @@ def test_the_connector_runs_upstreams_binary_and_fits_a_node(stack: Deployment) 
 
 # Secret volume -> file mode: read by the owner (root) and by the pod's fsGroup, through which the
 # non-root connector reads them; nobody else. (Which Secret each mounts: tests/test_stack.py.)
-SECRET_VOLUMES = {"kubelet-tls": 0o440, "azure-credentials": 0o440}
+SECRET_VOLUMES = {"azure-credentials": 0o440}
 
 
 def test_credentials_are_mounted_read_only_readable_by_the_connectors_group_alone(
@@ -271,22 +301,54 @@ def test_credentials_are_mounted_read_only_readable_by_the_connectors_group_alon
 # --- the kubelet serving certificate ----------------------------------------------------------
 
 
-def test_the_kubelet_serves_a_certificate_for_its_node_renewed_before_it_expires(
-    stack: Deployment,
-) -> None:
-    key = stack.one("tls:index/privateKey:PrivateKey", "aci-connector-kubelet")
-    cert = stack.one("tls:index/selfSignedCert:SelfSignedCert", "aci-connector-kubelet").inputs
-    assert key.inputs == {"algorithm": "ECDSA", "ecdsaCurve": "P256"}
-    assert reveal(cert["privateKeyPem"]) == reveal(key.outputs["privateKeyPem"])
-    # For the node it serves: the name the API server dials it by.
-    assert cert["subject"] == {"commonName": "aci-connector", "organization": "gke-aci"}
-    assert cert["dnsNames"] == ["aci-connector"]
-    assert {"server_auth", "digital_signature"} <= set(cert["allowedUses"])
-    # A year, replaced by the first `pulumi up` in its last 30 days (a new Secret, a new pod).
-    assert cert["validityPeriodHours"] == 365 * 24
-    assert cert["earlyRenewalHours"] == 30 * 24
-    tls_secret = stack.one("kubernetes:core/v1:Secret", "aci-connector-kubelet-tls")
-    assert reveal(tls_secret.inputs["stringData"]) == {
-        "tls.crt": reveal(stack.one("tls:index/selfSignedCert:SelfSignedCert").outputs["certPem"]),
-        "tls.key": reveal(key.outputs["privateKeyPem"]),
+def test_no_serving_key_is_made_by_the_stack(stack: Deployment) -> None:
+    """The key is made in the connector's pod at each start (tests/test_connector_pod.py), so
+    none is in the state."""
+    assert [r.type for r in stack.registrations if r.type.startswith("tls:")] == []
+    secrets = {r.name for r in stack.of_type("kubernetes:core/v1:Secret")}
+    assert "aci-connector-azure" in secrets
+    assert "aci-connector-kubelet-tls" not in secrets
+
+
+def test_the_approver_runs_the_connectors_script_with_its_policy(stack: Deployment) -> None:
+    approver = reveal(stack.one(DEPLOYMENT, "aci-connector-approver").inputs["spec"])
+    spec = approver["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["image"] == DEFAULT_KUBELET_SERVING_IMAGE
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert container["command"][-1] == "approve"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {
+        "NODE_NAME": "aci-connector",
+        "CONNECTOR_NAMESPACE": NAMESPACE,
+        "CONNECTOR_SERVICE_ACCOUNT": subject_of(stack, "aci-connector")["name"],
+        "CONNECTOR_DEPLOYMENT": "aci-connector",
+        "SERVING_CERT_MAX_LIFETIME_SECONDS": str(365 * 24 * 3600),
+        "SERVING_CERT_RENEW_AFTER_SECONDS": str(335 * 24 * 3600),
     }
+    # The very script the connector's step runs, from the same ConfigMap.
+    [step] = connector_pod_spec(stack)["initContainers"]
+    assert step["command"][:-1] == container["command"][:-1]
+    scripts = {v["name"]: v["configMap"]["name"] for v in spec["volumes"]}
+    connector_scripts = {
+        v["name"]: v["configMap"]["name"] for v in connector_pod_spec(stack)["volumes"]
+        if "configMap" in v
+    }  # fmt: skip
+    assert scripts == connector_scripts
+    script = stack.one("kubernetes:core/v1:ConfigMap", "aci-connector-kubelet-serving")
+    assert reveal(script.inputs)["data"] == {SCRIPT.name: SCRIPT.read_text()}
+    assert reveal(script.inputs)["immutable"] is True
+
+
+def test_a_serving_image_pinned_by_digest_runs_as_named_with_no_pull_policy_skip() -> None:
+    image = "registry.example.com/python:3.14.7-slim-trixie@sha256:" + "ab" * 32
+    pinned = run_program({"gke-aci:kubeletServingImage": image})
+    [step] = connector_pod_spec(pinned)["initContainers"]
+    assert step["image"] == image
+    annotations = pinned.one(DEPLOYMENT, "aci-connector").inputs["metadata"]["annotations"]
+    assert sorted(v.partition("=")[0] for v in annotations.values()) == [
+        "CKV_K8S_38",
+        "CKV_K8S_43",
+    ]
+    approver = pinned.one(DEPLOYMENT, "aci-connector-approver").inputs
+    assert reveal(approver["spec"])["template"]["spec"]["containers"][0]["image"] == image

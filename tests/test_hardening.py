@@ -16,9 +16,9 @@ from fake_cloud import (
     run_program,
 )
 
-from components.aci_connector import CLUSTER_CA_FILE
 from components.gke_cluster import NODE_ROLES, gcp_label_value, node_account_id
 from components.service_principal import CONTRIBUTOR
+from specs.connector_pod import CLUSTER_CA_FILE
 from specs.pod_security import container_security, pod_security
 
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"

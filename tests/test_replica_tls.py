@@ -124,10 +124,12 @@ def test_each_end_mounts_its_key_read_only_from_an_immutable_tls_secret(
 def test_no_key_or_certificate_is_in_a_config_map_or_an_environment_value(
     fronted: Deployment,
 ) -> None:
+    # The values the stack's CA and certificates compute (a script may still name PEM headers).
+    pem_values = [json.dumps(value)[1:-1] for value in (TLS_PRIVATE_KEY, TLS_CERT)]
     for config_map in fronted.of_type(CONFIG_MAP):
         text = json.dumps(reveal(config_map.inputs))
-        assert "PRIVATE KEY" not in text, config_map.name
-        assert "CERTIFICATE" not in text, config_map.name
+        for value in pem_values:
+            assert value not in text, config_map.name
     for name in ("web", "web-entry"):
         for container in deployment(fronted, name)["spec"]["template"]["spec"]["containers"]:
             for variable in container.get("env", []):

@@ -14,7 +14,6 @@ from fake_cloud import (
     REGISTRY_PUSH_PASSWORD,
     SECRET_VALUES,
     SP_PASSWORD,
-    TLS_PRIVATE_KEY,
     Deployment,
     is_secret,
     redact,
@@ -50,7 +49,7 @@ def test_the_secrets_searched_for_are_in_the_graph(stack: Deployment) -> None:
     """Guards the next test: each fake secret really flows, so its absence means it is hidden."""
     everything = [[r.inputs, r.outputs] for r in stack.registrations]
     present = found(reveal(everything))
-    flowing = [SP_PASSWORD, COSMOS_KEY, TLS_PRIVATE_KEY]
+    flowing = [SP_PASSWORD, COSMOS_KEY]
     if stack.of_type("docker-build:index:Image"):
         flowing += [REGISTRY_PUSH_PASSWORD, REGISTRY_PULL_PASSWORD]
     for secret in flowing:
@@ -78,7 +77,7 @@ def test_the_kubeconfig_reaches_the_provider_as_a_secret(stack: Deployment) -> N
 
 def test_every_kubernetes_secret_carries_its_data_as_a_secret(stack: Deployment) -> None:
     secrets = stack.of_type("kubernetes:core/v1:Secret")
-    expected = {"aci-connector-azure", "aci-connector-kubelet-tls", "todo-database"}
+    expected = {"aci-connector-azure", "todo-database"}
     if stack.of_type("docker-build:index:Image"):
         expected.add("todo-registry")  # the pull credential of our own registry
     assert {r.name for r in secrets} >= expected
@@ -92,12 +91,12 @@ def test_no_container_gets_a_secret_as_a_literal_env_value(stack: Deployment) ->
         *stack.of_type("kubernetes:core/v1:Pod"),
         *stack.of_type("kubernetes:apps/v1:Deployment"),
     ]
-    # The app's pod, the connector and its node guard.
-    assert len(workloads) == 3
+    # The app's pod, the connector, its node guard and its serving certificate's approver.
+    assert len(workloads) == 4
     for registration in workloads:
         spec = registration.inputs["spec"]
         pod_spec = spec.get("template", {}).get("spec", spec)
-        for container in pod_spec["containers"]:
+        for container in [*pod_spec["containers"], *pod_spec.get("init_containers", [])]:
             for variable in container.get("env", []):
                 assert not is_secret(variable.get("value")), variable["name"]
                 assert found(reveal(variable)) == set(), variable["name"]

@@ -13,6 +13,7 @@ from fake_cloud import BASE_CONFIG, PROJECT_DIR, attempt_program
 import settings as settings_module
 from core.aci_rules.regions import ACI_REGIONS, SOVEREIGN_CLOUD_REGIONS
 from settings import (
+    DEFAULT_KUBELET_SERVING_IMAGE,
     DEFAULT_NODE_GUARD_IMAGE,
     AciQuota,
     AppPlacement,
@@ -49,6 +50,7 @@ def test_defaults() -> None:
     assert repository == "mcr.microsoft.com/oss/virtual-kubelet/virtual-kubelet"
     assert tag
     assert settings.connector.node_guard_image == DEFAULT_NODE_GUARD_IMAGE
+    assert settings.connector.kubelet_serving_image == DEFAULT_KUBELET_SERVING_IMAGE
     assert settings.connector.aci_region == "westus"
     assert settings.app.image is None  # build our own app from app/
     assert settings.app.port == 8080
@@ -75,6 +77,8 @@ def test_valid_image_references_are_accepted(image: str) -> None:
     assert load(**{"gke-aci:appImage": image}).app.image == image
     assert load(**{"gke-aci:connectorImage": image}).connector.image == image
     assert load(**{"gke-aci:nodeGuardImage": image}).connector.node_guard_image == image
+    serving = load(**{"gke-aci:kubeletServingImage": image}).connector.kubelet_serving_image
+    assert serving == image
 
 
 def test_valid_overrides_are_typed() -> None:
@@ -121,6 +125,8 @@ INVALID = [
     ("gke-aci:connectorImage", "UPPER/case", "container image reference"),
     ("gke-aci:nodeGuardImage", "python:3.14 slim", "python interpreter on its PATH"),
     ("gke-aci:nodeGuardImage", "python@sha256:short", "container image reference"),
+    ("gke-aci:kubeletServingImage", "python:3.14 slim", "python and openssl on its PATH"),
+    ("gke-aci:kubeletServingImage", "python@sha256:short", "container image reference"),
     ("gke-aci:virtualNodeName", "Virtual_Node", "DNS-1123 label"),
     ("gke-aci:cosmosDatabaseName", "todo.db", "letters, digits"),
     ("gke-aci:cosmosCapacityMode", "autoscale", "serverless or provisioned"),

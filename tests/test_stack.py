@@ -166,9 +166,8 @@ def test_the_connector_runs_with_the_off_aks_settings(stack: Deployment) -> None
     assert variables["ACI_VNET_RESOURCE_GROUP"]
     assert "ACI_SUBNET_NAME" not in variables
     assert not {"AZURE_CLIENT_SECRET", "AZURE_CLIENT_ID"} & variables.keys()
-    # The mandatory serving certificate comes from the TLS Secret.
-    tls_secret = secret_named(stack, "aci-connector-kubelet-tls")
-    assert tls_secret.inputs["type"] == "kubernetes.io/tls"
+    # The mandatory serving certificate is what the pod's step wrote in its in-memory volume
+    # (tests/test_connector_pod.py, tests/test_kubelet_serving_process.py).
     [mount] = [m for m in connector["volumeMounts"] if m["name"] == "kubelet-tls"]
     assert variables["APISERVER_CERT_LOCATION"] == f"{mount['mountPath']}/tls.crt"
     assert variables["APISERVER_KEY_LOCATION"] == f"{mount['mountPath']}/tls.key"
@@ -176,7 +175,7 @@ def test_the_connector_runs_with_the_off_aks_settings(stack: Deployment) -> None
         "volumes"
     ]
     [volume] = [v for v in volumes if v["name"] == "kubelet-tls"]
-    assert volume["secret"]["secretName"] == output(tls_secret, "metadata")["name"]
+    assert volume["emptyDir"]["medium"] == "Memory"
 
 
 def test_the_connector_image_and_node_name_are_the_settings() -> None:

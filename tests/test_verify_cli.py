@@ -40,7 +40,7 @@ def test_make_verify_reads_the_stack_through_pulumi(tmp_path: Path) -> None:
     ]
     assert outcome.stdout.splitlines()[0].startswith("✓ virtual node: expected aci-connector")
     # Not run on a single pod: both sides, and the replicas answering only the entry point.
-    assert outcome.stdout.splitlines()[-1] == "verify: all 9 checks passed (2 not run)"
+    assert outcome.stdout.splitlines()[-1] == "verify: all 10 checks passed (2 not run)"
     printed = outcome.stdout + outcome.stderr
     for secret in (KUBE_TOKEN, AZURE_TOKEN, "certificate-authority-data", ca.splitlines()[1]):
         assert secret not in printed
@@ -175,6 +175,7 @@ def test_json_output(tmp_path: Path) -> None:
         "node-deletions",
         "connector",
         "app",
+        "pod-logs",
         "aci",
         "http",
         "round-trip",
@@ -206,7 +207,7 @@ def test_every_service_silent_still_ends_within_the_budget(tmp_path: Path) -> No
     assert outcome.line("connector").startswith("- connector: ")
     assert "got no answer (ReadTimeout" in outcome.line("app answers")
     assert outcome.line("database round trip").startswith("- ")
-    assert outcome.stdout.splitlines()[-1] == "verify: 2 of 2 checks failed (9 not run)"
+    assert outcome.stdout.splitlines()[-1] == "verify: 2 of 2 checks failed (10 not run)"
 
 
 def test_silent_azure_and_app_with_a_healthy_cluster(tmp_path: Path) -> None:

@@ -32,14 +32,22 @@ def test_a_healthy_single_pod_stack_passes_every_check(tmp_path: Path) -> None:
         "node deletions": "✓",
         "connector": "✓",
         "app": "✓",
+        "kubectl logs": "✓",
         "ACI container groups": "✓",
         "app answers": "✓",
         "database round trip": "✓",
         "both sides answer": "-",
+        "replicas answer only the entry point": "-",
         "nothing else on the virtual node": "✓",
     }
-    assert outcome.stdout.splitlines()[-1] == "verify: all 9 checks passed (1 not run)"
+    assert outcome.stdout.splitlines()[-1] == "verify: all 10 checks passed (2 not run)"
     assert "seen web Running on aci-connector with IP 20.30.40.50" in outcome.line("app")
+    assert "read the last line of web's log through aci-connector's kubelet API" in (
+        outcome.line("kubectl logs")
+    )
+    [log_read] = [r for r in kube_requests if r.path.endswith("/log")]
+    assert log_read.path == "/api/v1/namespaces/todo/pods/web/log"
+    assert log_read.query == {"tailLines": ["1"]}
     # Reads only, each with the token the kubeconfig's plugin handed over.
     assert {r.method for r in kube_requests} == {"GET"}
     assert {r.authorization for r in kube_requests} == {"Bearer kube-token-from-the-plugin"}
@@ -76,7 +84,7 @@ def test_a_not_ready_virtual_node_fails_with_the_reason(tmp_path: Path) -> None:
     assert line.startswith("✗ virtual node:")
     assert "Ready=Unknown (NodeStatusUnknown: Kubelet stopped posting node status.)" in line
     assert "kubectl -n aci-connector logs deploy/aci-connector" in line
-    assert outcome.stdout.splitlines()[-1] == "verify: 1 of 9 checks failed (1 not run)"
+    assert outcome.stdout.splitlines()[-1] == "verify: 1 of 10 checks failed (2 not run)"
 
 
 def test_missing_labels_a_wrong_label_and_taints_are_each_named(tmp_path: Path) -> None:
@@ -260,7 +268,7 @@ def test_a_gke_daemon_set_pod_that_cannot_start_is_a_warning_with_cost_and_rollo
     assert ". Note: kube-system/pdcsi-node is GKE's: its add-on manager reverts edits" in line
     assert "docs/verify.md#pods-on-the-virtual-node" in line
     assert outcome.stdout.splitlines()[-1] == (
-        "verify: all 9 checks passed (1 with a warning, 1 not run)"
+        "verify: all 10 checks passed (1 with a warning, 2 not run)"
     )
 
 
@@ -328,3 +336,33 @@ def test_gke_daemon_set_pods_on_gke_nodes_are_not_reported(tmp_path: Path) -> No
     assert any(p["metadata"]["name"].startswith("pdcsi-node") for p in world.cluster.pods)
     outcome = run(world, tmp_path)
     assert outcome.line("nothing else on the virtual node").startswith("✓")
+
+
+def test_a_log_the_api_server_cannot_read_fails_with_its_x509_reason(tmp_path: Path) -> None:
+    world = single_pod()
+    refusal = (
+        'Get "https://10.4.0.7:10250/containerLogs/todo/web/web?tailLines=1": tls: failed to '
+        "verify certificate: x509: certificate signed by unknown authority"
+    )
+    world.cluster.logs["todo/web"] = (
+        500,
+        {"kind": "Status", "status": "Failure", "message": refusal, "code": 500},
+    )
+    outcome = run(world, tmp_path)
+    assert outcome.code == 1
+    line = outcome.line("kubectl logs")
+    assert line.startswith("✗ kubectl logs:")
+    assert f"the API server could not read web's log: {refusal}" in line
+    assert "kubectl get csr" in line
+    assert outcome.marks()["app"] == "✓"
+
+
+def test_burst_reads_the_log_of_the_replica_on_the_virtual_node(tmp_path: Path) -> None:
+    world = burst()
+    with world.running(tmp_path) as running:
+        outcome = running.verify()
+        kube_requests = list(running.kube.requests)
+    assert outcome.marks()["kubectl logs"] == "✓", outcome.stdout
+    [log_read] = [r for r in kube_requests if r.path.endswith("/log")]
+    on_aci = next(name for name, node, _ in BURST_PODS if node == VK)
+    assert log_read.path == f"/api/v1/namespaces/todo/pods/{on_aci}/log"

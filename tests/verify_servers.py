@@ -52,7 +52,7 @@ class Recorded:
 
 
 def _handler(
-    answer: Callable[[str, str, dict[str, list[str]]], tuple[int, Json]],
+    answer: Callable[[str, str, dict[str, list[str]]], tuple[int, Any]],
     record: list[Recorded],
     token: str,
 ) -> type[JsonHandler]:
@@ -98,6 +98,9 @@ class Cluster:
     deployments: list[Json] = field(default_factory=list)
     daemon_sets: list[Json] = field(default_factory=list)
     events: list[Json] = field(default_factory=list)
+    # "<namespace>/<pod>" -> (status, body) of a log read, when not the default: a line of log
+    # for a pod that exists (the API server got it from the pod's kubelet API).
+    logs: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
     def node(self, name: str) -> Json:
         return next(n for n in self.nodes if n["metadata"]["name"] == name)
@@ -149,7 +152,7 @@ class KubernetesApi:
         self.tls = tls
         self.requests: list[Recorded] = []
 
-    def answer(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[int, Json]:
+    def answer(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         if method != "GET":
             return 405, {"kind": "Status", "code": 405}
         c = self.cluster
@@ -167,6 +170,8 @@ class KubernetesApi:
         }
         if "namespaces" in parts:
             i = parts.index("namespaces")
+            if len(parts) == i + 5 and parts[i + 2] == "pods" and parts[i + 4] == "log":
+                return self._log(parts[i + 1], parts[i + 3], query)
             if len(parts) in (i + 3, i + 4):
                 kind, objects = kinds.get((*parts[:i], parts[i + 2]), ("", []))
                 namespace = parts[i + 1]
@@ -175,6 +180,15 @@ class KubernetesApi:
                     return _list(kind, _selected(in_ns, query))
                 return self._one(objects, namespace, parts[i + 3])
         return _not_found(path)
+
+    def _log(self, namespace: str, name: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """A pod's log, as the API server relays it from the kubelet: JSON-quoted text."""
+        assert query.get("tailLines") == ["1"], query
+        key = f"{namespace}/{name}"
+        if key in self.cluster.logs:
+            return self.cluster.logs[key]
+        status, _ = self._one(self.cluster.pods, namespace, name)
+        return (200, "todo app listening on :8080\n") if status == 200 else _not_found(name)
 
     @staticmethod
     def _one(objects: list[Json], namespace: str | None, name: str) -> tuple[int, Json]:

@@ -7,6 +7,7 @@ answer, or refuses the credentials, later calls fail at once with the same messa
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -41,6 +42,10 @@ of the budget, so that the other checks still run when it hangs)."""
 
 class ClusterError(Exception):
     """The API answered, but not with what was asked for (403, 500, ...)."""
+
+
+class PodLogError(Exception):
+    """The API server could not read a pod's log; the message is its own."""
 
 
 class Cluster:
@@ -105,6 +110,34 @@ class Cluster:
             ("pod", namespace, name),
             lambda core, t: core.read_namespaced_pod(name, namespace, _request_timeout=t),
         )
+
+    def pod_log(self, namespace: str, name: str) -> str:
+        """The last line of a pod's log, read as ``kubectl logs --tail 1`` reads it.
+
+        The API server fetches it from the kubelet API of the pod's node, so an answer proves
+        that path and that the API server trusts that kubelet's serving certificate. A refusal
+        raises ``PodLogError`` with the API server's message (an x509 error names the
+        certificate's problem).
+        """
+
+        def read(core: CoreV1Api, timeouts: Any) -> str:
+            try:
+                return str(
+                    core.read_namespaced_pod_log(
+                        name, namespace, tail_lines=1, _request_timeout=timeouts
+                    )
+                )
+            except ApiException as error:
+                if error.status in (401, 404):
+                    raise
+                return _LOG_REFUSED + _api_message(error)
+
+        text = self._cached(("pod-log", namespace, name), read)
+        if text is None:
+            raise PodLogError(f"pods {name!r} not found in {namespace}")
+        if text.startswith(_LOG_REFUSED):
+            raise PodLogError(text.removeprefix(_LOG_REFUSED))
+        return text
 
     def pods(self, namespace: str, selector: Mapping[str, str]) -> list[V1Pod]:
         labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
@@ -182,6 +215,19 @@ class Cluster:
             ) from None
         self._cache[key] = value
         return value
+
+
+# Marks a refused log read in the cache, so that a second read of it fails without a call.
+_LOG_REFUSED = "\0refused: "
+
+
+def _api_message(error: ApiException) -> str:
+    """The Status message the API server answered with, on one line."""
+    try:
+        message = json.loads(error.body or "").get("message", "")
+    except (ValueError, AttributeError):
+        message = ""
+    return " ".join(str(message or f"HTTP {error.status} {error.reason or ''}").split())
 
 
 def _transport(error: urllib3.exceptions.HTTPError) -> str:

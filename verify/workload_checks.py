@@ -3,15 +3,20 @@
 - ``connector``: its Deployment has every replica available;
 - ``app``: the single ``web`` pod Running on the virtual node with the IP ``webIp`` names; or the
   Deployment's replicas Running, counted on GKE nodes and on ACI (the ``aci`` placement puts them
-  all on the virtual node; ``burst`` fills GKE first).
+  all on the virtual node; ``burst`` fills GKE first);
+- ``kubectl logs``: the API server reads an ACI pod's log, which it fetches from the connector's
+  kubelet API after verifying its serving certificate against the cluster CA for the node's
+  InternalIP (docs/decisions/0021-kubelet-serving-certificate.md): the whole chain, end to end.
 """
 
 from __future__ import annotations
 
 from verify import contract
+from verify.cluster import PodLogError
 from verify.context import (
     Check,
     Context,
+    Skip,
     Verdict,
     app_pods,
     ip_of,
@@ -109,6 +114,27 @@ def _replicas(ctx: Context) -> Verdict:
     return Verdict(True, seen)
 
 
+def pod_logs(ctx: Context) -> Verdict:
+    node = ctx.outputs.virtual_node
+    on_aci = [p for p in app_pods(ctx) if node_of(p) == node and is_running(p)]
+    if not on_aci:
+        raise Skip(f"not checked: no app pod runs on {node} (see app)")
+    pod = name_of(on_aci[0])
+    namespace = ctx.outputs.app_namespace
+    try:
+        ctx.cluster.pod_log(namespace, pod)
+    except PodLogError as error:
+        return Verdict(
+            False,
+            f"the API server could not read {pod}'s log: {error}",
+            f"the connector serves a self-signed certificate unless the cluster's signer issued "
+            f"one at its start: see `kubectl get csr` and `kubectl -n "
+            f"{ctx.outputs.connector_namespace} logs deploy/{ctx.outputs.connector_deployment} "
+            "-c serving-certificate`, and docs/operations.md (check 5)",
+        )
+    return Verdict(True, f"read the last line of {pod}'s log through {node}'s kubelet API")
+
+
 def _app_expected(outputs: Outputs) -> str:
     workload = outputs.workload
     if workload.kind == contract.POD:
@@ -132,4 +158,13 @@ CHECKS = [
         connector,
     ),
     Check("app", "app", _app_expected, app),
+    Check(
+        "pod-logs",
+        "kubectl logs",
+        lambda o: (
+            f"the API server reads an app pod's log from {o.virtual_node}, trusting its serving "
+            "certificate"
+        ),
+        pod_logs,
+    ),
 ]
