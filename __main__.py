@@ -63,6 +63,9 @@ def registered(name: str, namespace: str) -> ResourceProviderRegistration:
 container_instance = registered("container-instance", "Microsoft.ContainerInstance")
 
 gke = GkeCluster("gke", GkeClusterArgs(settings=settings.gke))
+# What runs on the cluster reaches it through the provider the cluster's endpoint builds; the
+# components' children inherit it.
+on_the_cluster = pulumi.ResourceOptions(providers=[gke.provider])
 
 data = AzureData(
     "gke-aci",
@@ -125,7 +128,6 @@ connector = AciConnector(
     "aci-connector",
     AciConnectorArgs(
         settings=settings.connector,
-        kubernetes_provider=gke.provider,
         azure=AzureCredentials(
             client_id=identity.client_id,
             client_secret=identity.client_secret,
@@ -138,6 +140,7 @@ connector = AciConnector(
             container_instance_registration=container_instance.registration_state,
         ),
     ),
+    opts=on_the_cluster,
 )
 
 # Our own app is built from app/ and shipped through a private registry, unless `appImage`
@@ -167,13 +170,13 @@ app = TodoApp(
         settings=settings.app,
         image=image,
         contract=app_contract,
-        kubernetes_provider=gke.provider,
         virtual_node_name=connector.virtual_node_name,
         aci_region=settings.connector.aci_region,
         connection_string=data.connection_string,
         credential_rotation=settings.credentials.rotation,
         registry_pull=registry_pull,
     ),
+    opts=on_the_cluster,
 )
 
 pulumi.export("webIp", app.web_ip)

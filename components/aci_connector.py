@@ -81,7 +81,6 @@ class AzureReadiness:
 @dataclass(frozen=True)
 class AciConnectorArgs:
     settings: ConnectorSettings
-    kubernetes_provider: k8s.Provider
     azure: AzureCredentials
     azure_readiness: AzureReadiness
 
@@ -109,7 +108,7 @@ class AciConnector(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gke-aci:kubernetes:AciConnector", name, None, opts)
         settings = args.settings
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        k8s_opts = pulumi.ResourceOptions(parent=self)  # the Kubernetes provider comes from opts
 
         namespace = k8s.core.v1.Namespace(
             name, metadata={"name": "aci-connector", "labels": _LABELS}, opts=k8s_opts
@@ -269,7 +268,6 @@ class AciConnector(pulumi.ComponentResource):
                 labels=_LABELS,
                 pod_security=POD_SECURITY,
                 security_context=CONTAINER_SECURITY,
-                kubernetes_provider=args.kubernetes_provider,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -287,7 +285,6 @@ class AciConnector(pulumi.ComponentResource):
                 labels=_LABELS,
                 pod_security=POD_SECURITY,
                 security_context=CONTAINER_SECURITY,
-                kubernetes_provider=args.kubernetes_provider,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -110,7 +110,6 @@ class EntryPointArgs:
     app_port: int
     # GET path that answers 200 only on a replica that can serve.
     health_path: str
-    kubernetes_provider: k8s.Provider
     # The proxy's client certificate when the replicas require mutual TLS; None: plain HTTP (an
     # appImage, which the stack cannot make serve TLS).
     client_tls: KeyPair | None = None
@@ -126,7 +125,7 @@ class EntryPoint(pulumi.ComponentResource):
         self, name: str, args: EntryPointArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gke-aci:kubernetes:EntryPoint", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        k8s_opts = pulumi.ResourceOptions(parent=self)  # the Kubernetes provider comes from opts
         namespace = args.namespace
 
         upstream_tls = UPSTREAM_TLS if args.client_tls is not None else None

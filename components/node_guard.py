@@ -39,7 +39,6 @@ class NodeGuardArgs:
     labels: dict[str, str]
     pod_security: k8s.core.v1.PodSecurityContextArgsDict
     security_context: k8s.core.v1.SecurityContextArgsDict
-    kubernetes_provider: k8s.Provider
 
 
 class NodeGuard(pulumi.ComponentResource):
@@ -56,7 +55,7 @@ class NodeGuard(pulumi.ComponentResource):
         self, name: str, args: NodeGuardArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gke-aci:kubernetes:NodeGuard", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        k8s_opts = pulumi.ResourceOptions(parent=self)  # the Kubernetes provider comes from opts
         metadata: k8s.meta.v1.ObjectMetaArgsDict = {
             "namespace": args.namespace,
             "labels": args.labels,

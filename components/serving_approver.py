@@ -38,7 +38,6 @@ class ServingApproverArgs:
     labels: dict[str, str]
     pod_security: k8s.core.v1.PodSecurityContextArgsDict
     security_context: k8s.core.v1.SecurityContextArgsDict
-    kubernetes_provider: k8s.Provider
 
 
 def approver_cluster_rules() -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
@@ -93,7 +92,7 @@ class ServingApprover(pulumi.ComponentResource):
         self, name: str, args: ServingApproverArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gke-aci:kubernetes:ServingApprover", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        k8s_opts = pulumi.ResourceOptions(parent=self)  # the Kubernetes provider comes from opts
         metadata: k8s.meta.v1.ObjectMetaArgsDict = {
             "namespace": args.namespace,
             "labels": args.labels,

@@ -46,7 +46,6 @@ class TodoAppArgs:
     settings: AppSettings
     image: pulumi.Input[str]
     contract: AppContract
-    kubernetes_provider: k8s.Provider
     virtual_node_name: pulumi.Input[str]
     aci_region: str
     # Secret: the MongoDB connection string with the database in its path.
@@ -80,7 +79,7 @@ class TodoApp(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gke-aci:kubernetes:TodoApp", name, None, opts)
         settings, contract = args.settings, args.contract
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        k8s_opts = pulumi.ResourceOptions(parent=self)  # the Kubernetes provider comes from opts
 
         namespace = k8s.core.v1.Namespace(
             name, metadata={"name": NAMESPACE, "labels": APP_LABELS}, opts=k8s_opts
@@ -222,7 +221,6 @@ class TodoApp(pulumi.ComponentResource):
                     ),
                     app_port=settings.port,
                     health_path=contract.readiness_path or "/",
-                    kubernetes_provider=args.kubernetes_provider,
                     client_tls=certificates.client if certificates is not None else None,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
