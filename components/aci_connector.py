@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from components.node_guard import NodeGuard, NodeGuardArgs
 from components.serving_approver import ServingApprover, ServingApproverArgs
 from settings import ConnectorSettings
+from specs.api_client_pod import role_ref
 from specs.connector_pod import (
     CONTAINER_SECURITY,
     CREDENTIALS_FILE,
@@ -135,7 +136,7 @@ class AciConnector(pulumi.ComponentResource):
         cluster_role_binding = k8s.rbac.v1.ClusterRoleBinding(
             name,
             metadata={"name": "aci-connector", "labels": _LABELS},
-            role_ref=_role_ref("ClusterRole", cluster_role.metadata.apply(lambda m: m.name or "")),
+            role_ref=role_ref("ClusterRole", cluster_role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=k8s_opts,
         )
@@ -148,7 +149,7 @@ class AciConnector(pulumi.ComponentResource):
         lease_role_binding = k8s.rbac.v1.RoleBinding(
             f"{name}-leases",
             metadata={"name": "aci-connector", "namespace": "kube-node-lease", "labels": _LABELS},
-            role_ref=_role_ref("Role", lease_role.metadata.apply(lambda m: m.name or "")),
+            role_ref=role_ref("Role", lease_role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=k8s_opts,
         )
@@ -303,10 +304,6 @@ class AciConnector(pulumi.ComponentResource):
                 "virtualNodeName": self.virtual_node_name,
             }
         )
-
-
-def _role_ref(kind: str, name: pulumi.Input[str]) -> k8s.rbac.v1.RoleRefArgsDict:
-    return {"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name}
 
 
 def _scan_skips(settings: ConnectorSettings) -> dict[str, str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from specs.api_client_pod import no_ingress, one_at_a_time, role_ref
 from specs.scan_skips import checkov_skips
 
 SCRIPT = Path(__file__).resolve().parent.parent / "node_guard" / "node_guard.py"
@@ -93,30 +94,14 @@ class NodeGuard(pulumi.ComponentResource):
                 "name": NAME,
                 "annotations": checkov_skips(_scan_skips(args.image)),
             },
-            spec={
-                "replicas": 1,
-                # One guard at a time: two would restart the connector twice.
-                "strategy": {"type": "Recreate"},
-                "selector": {"match_labels": pod_labels},
-                "template": {
-                    "metadata": {"labels": pod_labels},
-                    "spec": {
-                        "service_account_name": subject["name"],
-                        "automount_service_account_token": True,
-                        "security_context": args.pod_security,
-                        "containers": [_container(args)],
-                        "volumes": [
-                            {
-                                "name": "node-guard",
-                                "config_map": {
-                                    "name": script.metadata.apply(lambda m: m.name or ""),
-                                    "default_mode": 0o440,
-                                },
-                            }
-                        ],
-                    },
-                },
-            },
+            # One guard at a time: two would restart the connector twice.
+            spec=one_at_a_time(
+                pod_labels,
+                subject["name"],
+                args.pod_security,
+                _container(args),
+                ("node-guard", script.metadata.apply(lambda m: m.name or "")),
+            ),
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts, pulumi.ResourceOptions(depends_on=bindings)
             ),
@@ -126,11 +111,7 @@ class NodeGuard(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata=metadata,
-            spec={
-                "pod_selector": {"match_labels": pod_labels},
-                "policy_types": ["Ingress"],
-                "ingress": [],
-            },
+            spec=no_ingress(pod_labels),
             opts=k8s_opts,
         )
         self.register_outputs({"deploymentName": self.deployment.metadata.apply(lambda m: m.name)})
@@ -164,7 +145,7 @@ class NodeGuard(pulumi.ComponentResource):
         return k8s.rbac.v1.ClusterRoleBinding(
             name,
             metadata={"name": NAME, "labels": args.labels},
-            role_ref=_role_ref("ClusterRole", role.metadata.apply(lambda m: m.name or "")),
+            role_ref=role_ref("ClusterRole", role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=opts,
         )
@@ -193,14 +174,10 @@ class NodeGuard(pulumi.ComponentResource):
         return k8s.rbac.v1.RoleBinding(
             f"{name}-restart",
             metadata={"name": NAME, "namespace": args.namespace, "labels": args.labels},
-            role_ref=_role_ref("Role", role.metadata.apply(lambda m: m.name or "")),
+            role_ref=role_ref("Role", role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=opts,
         )
-
-
-def _role_ref(kind: str, name: pulumi.Input[str]) -> k8s.rbac.v1.RoleRefArgsDict:
-    return {"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name}
 
 
 def _container(args: NodeGuardArgs) -> k8s.core.v1.ContainerArgsDict:

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from kubelet_serving.kubelet_serving import SIGNER
+from specs.api_client_pod import no_ingress, one_at_a_time, role_ref
 from specs.connector_pod import PYTHON_FLAGS, SCRIPT, SCRIPT_DIR
 from specs.scan_skips import checkov_skips
 
@@ -128,7 +129,7 @@ class ServingApprover(pulumi.ComponentResource):
         cluster_binding = k8s.rbac.v1.ClusterRoleBinding(
             name,
             metadata={"name": NAME, "labels": args.labels},
-            role_ref=_role_ref("ClusterRole", cluster_role.metadata.apply(lambda m: m.name or "")),
+            role_ref=role_ref("ClusterRole", cluster_role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=k8s_opts,
         )
@@ -141,7 +142,7 @@ class ServingApprover(pulumi.ComponentResource):
         pod_binding = k8s.rbac.v1.RoleBinding(
             f"{name}-pods",
             metadata={**metadata, "name": NAME},
-            role_ref=_role_ref("Role", pod_role.metadata.apply(lambda m: m.name or "")),
+            role_ref=role_ref("Role", pod_role.metadata.apply(lambda m: m.name or "")),
             subjects=[subject],
             opts=k8s_opts,
         )
@@ -153,27 +154,14 @@ class ServingApprover(pulumi.ComponentResource):
                 "name": NAME,
                 "annotations": checkov_skips(_scan_skips(args.image)),
             },
-            spec={
-                "replicas": 1,
-                # One approver at a time: two would decide the same request twice.
-                "strategy": {"type": "Recreate"},
-                "selector": {"match_labels": pod_labels},
-                "template": {
-                    "metadata": {"labels": pod_labels},
-                    "spec": {
-                        "service_account_name": subject["name"],
-                        "automount_service_account_token": True,
-                        "security_context": args.pod_security,
-                        "containers": [_container(args)],
-                        "volumes": [
-                            {
-                                "name": "kubelet-serving",
-                                "config_map": {"name": args.script, "default_mode": 0o440},
-                            }
-                        ],
-                    },
-                },
-            },
+            # One approver at a time: two would decide the same request twice.
+            spec=one_at_a_time(
+                pod_labels,
+                subject["name"],
+                args.pod_security,
+                _container(args),
+                ("kubelet-serving", args.script),
+            ),
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts, pulumi.ResourceOptions(depends_on=[cluster_binding, pod_binding])
             ),
@@ -182,18 +170,10 @@ class ServingApprover(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata=metadata,
-            spec={
-                "pod_selector": {"match_labels": pod_labels},
-                "policy_types": ["Ingress"],
-                "ingress": [],
-            },
+            spec=no_ingress(pod_labels),
             opts=k8s_opts,
         )
         self.register_outputs({"deploymentName": self.deployment.metadata.apply(lambda m: m.name)})
-
-
-def _role_ref(kind: str, name: pulumi.Input[str]) -> k8s.rbac.v1.RoleRefArgsDict:
-    return {"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name}
 
 
 def _container(args: ServingApproverArgs) -> k8s.core.v1.ContainerArgsDict:
