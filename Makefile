@@ -85,8 +85,8 @@ lint-workflows: $(DEV) ## actionlint and zizmor over .github/, offline
 typecheck: $(DEV) ## basedpyright (standard mode) over the program and the tests
 	$(BIN)/basedpyright
 
-# The tests run in one worker per core (pytest-xdist), a test file to a worker so that each file's
-# program runs are shared: on two cores this halves the time.
+# The tests run in parallel (pytest-xdist; tests/conftest.py says how many workers `auto` is), a
+# test file to a worker so that each file's program runs are shared.
 unit: $(DEV) scan-venv ## pytest: the program under Pulumi's mock engine, offline; Checkov
 	CHECKOV=$(SCAN_VENV)/bin/checkov $(BIN)/python -m pytest -n auto --dist loadfile
 

@@ -7,6 +7,7 @@ byte-identical output. Secrets become ``[secret]``; values a cloud computes beco
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import kubernetes_validate.utils
 import yaml
 
 from core.aci_rules.values import KNOWN_AFTER_DEPLOY
@@ -29,6 +31,13 @@ SCHEMA_VERSION = 1
 # The Kubernetes minor versions a REGULAR-channel GKE cluster may run while this is maintained:
 # manifests must validate against each (schemas ship with kubernetes-validate, offline).
 KUBERNETES_VERSIONS = ("1.33", "1.36")
+
+# kubernetes-validate (1.37.0, kubernetes_validate/utils.py) parses its schema files again for
+# every object it validates, the large _definitions.json among them: half of a render's
+# time. The files are part of the installed package, so one parse per process is the same answer.
+kubernetes_validate.utils.schema_contents = functools.cache(
+    kubernetes_validate.utils.schema_contents
+)
 
 
 def shown(value: Any) -> Any:

@@ -1,5 +1,6 @@
 """Makes the project's modules (settings, components, the program) importable from tests."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,13 @@ import pytest
 from dynamic_fakes import RecordingCloud
 
 from specs.gke_identity import ACCESS_TOKEN, CREDENTIALS, IMPERSONATE
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (make test): a worker per core and one more. About a fifth of the tests wait
+    on real processes' timers (Envoy's health checks, the node guard's backoff, verify's
+    budgets); the extra worker runs other files meanwhile. On two cores: 2m40s instead of 3m50s."""
+    return (os.cpu_count() or 1) + 1
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,8 +8,12 @@ unknown, as on a first ``pulumi preview``.
 from __future__ import annotations
 
 import base64
+import copy
+import functools
+import os
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,8 @@ __all__ = ["UNKNOWN", "Deployment", "Registration", "is_secret", "redact", "reve
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_DIR / "__main__.py"
+# The sample stacks (Pulumi.<stack>.yaml) that `make test` renders, as the Makefile names them.
+SAMPLE_STACKS = ("dev", "burst")
 
 # What the fake cloud hands out. Secret values are distinctive so tests can search for them.
 SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
@@ -356,14 +362,42 @@ def compute(typ: str, inputs: dict[str, Any], name: str) -> Computed:
 
 
 def attempt_program(config: dict[str, str] | None = None, *, preview: bool = False) -> Deployment:
-    """Runs ``__main__.py`` against the fake cloud; a program error is kept in ``error``."""
+    """Runs ``__main__.py`` against the fake cloud; a program error is kept in ``error``.
+
+    A run depends only on the checkout, its configuration, preview or not, and the environment
+    (the program follows some of the credential variables), so a test process makes each distinct
+    run once and every caller gets a copy of its own to read or change. About a hundred tests share
+    a dozen runs this way.
+    """
+    run = _Run(
+        config=tuple(sorted({**BASE_CONFIG, **(config or {})}.items())),
+        preview=preview,
+        environment=tuple(sorted(_program_environment())),
+    )
+    return copy.deepcopy(_attempt_once(run))
+
+
+def _program_environment() -> list[tuple[str, str]]:
+    # pytest names the running test in PYTEST_CURRENT_TEST, which the program never reads.
+    return [(key, value) for key, value in os.environ.items() if key != "PYTEST_CURRENT_TEST"]
+
+
+@dataclass(frozen=True)
+class _Run:
+    config: tuple[tuple[str, str], ...]
+    preview: bool
+    environment: tuple[tuple[str, str], ...]
+
+
+@functools.cache
+def _attempt_once(run: _Run) -> Deployment:
     return run_offline(
         PROGRAM,
         project="gke-aci",
         stack="dev",
-        config={**BASE_CONFIG, **(config or {})},
-        cloud=FakeCloud(preview),
-        preview=preview,
+        config=dict(run.config),
+        cloud=FakeCloud(run.preview),
+        preview=run.preview,
     )
 
 

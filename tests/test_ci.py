@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fake_cloud import SAMPLE_STACKS
 from guard_python import IMAGE_PYTHON
 from jsonschema.validators import validator_for
 from workflow_files import (
@@ -244,6 +245,12 @@ def test_make_test_runs_the_workflow_linters() -> None:
     assert planned.returncode == 0, planned.stderr
     assert "actionlint -shellcheck= -pyflakes=" in planned.stdout
     assert "zizmor --offline --no-progress --min-severity=medium .github" in planned.stdout
+
+
+def test_the_tests_know_the_sample_stacks_make_test_renders() -> None:
+    planned = run_make("-n", "synth-samples")
+    assert planned.returncode == 0, planned.stderr
+    assert f"for stack in {' '.join(SAMPLE_STACKS)}; do" in planned.stdout
 
 
 def test_workflow_linters_pass_on_this_tree() -> None:

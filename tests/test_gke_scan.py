@@ -12,11 +12,10 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from checkov_scan import checkov, failed_checks, passed_checks
+from checkov_scan import failed_checks, passed_checks, scan_each
 from fake_cloud import Deployment, reveal, run_program
 
 # pulumi-gcp's type token for each terraform-provider-google resource (provider/resources.go).
@@ -107,24 +106,57 @@ def terraform_plan(stack: Deployment) -> dict[str, Any]:
     }
 
 
-def scan(plan: dict[str, Any], folder: Path) -> dict[str, Any]:
-    path = folder / "tfplan.json"
-    path.write_text(json.dumps(plan, indent=2, sort_keys=True))
-    report = checkov(path, "terraform_plan")
-    assert report["summary"]["parsing_errors"] == 0
-    return report
+PRIVATE_WITH_ALLOW_LIST = {
+    "gke-aci:privateNodes": "true",
+    "gke-aci:authorizedNetworks": "203.0.113.0/24",
+}
+
+
+def without_rendered_values(plan: dict[str, Any]) -> dict[str, Any]:
+    """The default plan without the default pool's node_config and the labels, and with the
+    legacy datapath: the checks that pass on the rendered values must fail on it."""
+    plan = copy.deepcopy(plan)
+    [cluster] = [
+        r for r in plan["planned_values"]["root_module"]["resources"] if r["address"] == CLUSTER
+    ]
+    del cluster["values"]["node_config"]
+    del cluster["values"]["resource_labels"]
+    cluster["values"]["datapath_provider"] = "LEGACY_DATAPATH"
+    return plan
 
 
 @pytest.fixture(scope="module")
-def default_plan() -> dict[str, Any]:
-    return terraform_plan(run_program())
+def plans() -> dict[str, dict[str, Any]]:
+    default = terraform_plan(run_program())
+    return {
+        "default": default,
+        "private": terraform_plan(run_program(PRIVATE_WITH_ALLOW_LIST)),
+        "unrendered": without_rendered_values(default),
+    }
 
 
 @pytest.fixture(scope="module")
-def default_report(
-    default_plan: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Any]:
-    return scan(default_plan, tmp_path_factory.mktemp("gke-default"))
+def reports(
+    plans: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    targets = {
+        name: {"tfplan.json": json.dumps(plan, indent=2, sort_keys=True)}
+        for name, plan in plans.items()
+    }
+    found = scan_each(targets, "terraform_plan", tmp_path_factory.mktemp("gke-scan"))
+    for report in found.values():
+        assert report["summary"]["parsing_errors"] == 0
+    return found
+
+
+@pytest.fixture(scope="module")
+def default_plan(plans: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return plans["default"]
+
+
+@pytest.fixture(scope="module")
+def default_report(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return reports["default"]
 
 
 def test_every_gcp_resource_is_scanned(default_plan: dict[str, Any]) -> None:
@@ -147,33 +179,22 @@ def test_the_cluster_and_its_default_pool_pass_the_hardening_checks(
 
 
 def test_private_nodes_and_authorized_networks_leave_only_the_two_opt_ins(
-    tmp_path: Path,
+    plans: dict[str, dict[str, Any]], reports: dict[str, dict[str, Any]]
 ) -> None:
-    stack = run_program(
-        {"gke-aci:privateNodes": "true", "gke-aci:authorizedNetworks": "203.0.113.0/24"}
-    )
-    plan = terraform_plan(stack)
-    report = scan(plan, tmp_path)
+    report = reports["private"]
     assert failed_checks(report) == {
         (check, CLUSTER) for check in OPT_INS.keys() - SETTINGS_OPT_INS
     }
     assert {(check, CLUSTER) for check in SETTINGS_OPT_INS} <= passed_checks(report)
     # Private nodes bring a router and Cloud NAT, rendered for the scan with the rest.
-    types = {r["type"] for r in plan["planned_values"]["root_module"]["resources"]}
+    types = {r["type"] for r in plans["private"]["planned_values"]["root_module"]["resources"]}
     assert {"google_compute_router", "google_compute_router_nat"} <= types
 
 
-def test_the_scan_reads_the_rendered_values(default_plan: dict[str, Any], tmp_path: Path) -> None:
+def test_the_scan_reads_the_rendered_values(reports: dict[str, dict[str, Any]]) -> None:
     """Without the default pool's node_config and the labels, the same checks fail."""
-    plan = copy.deepcopy(default_plan)
-    [cluster] = [
-        r for r in plan["planned_values"]["root_module"]["resources"] if r["address"] == CLUSTER
-    ]
-    del cluster["values"]["node_config"]
-    del cluster["values"]["resource_labels"]
-    cluster["values"]["datapath_provider"] = "LEGACY_DATAPATH"
     failed = {
-        check for check, resource in failed_checks(scan(plan, tmp_path)) if resource == CLUSTER
+        check for check, resource in failed_checks(reports["unrendered"]) if resource == CLUSTER
     }
     assert {"CKV_GCP_21", "CKV_GCP_69", "CKV_GCP_12"} <= failed
 

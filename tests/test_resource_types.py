@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from fake_cloud import COMPUTED, PROJECT_DIR, compute, run_program
+from fake_cloud import COMPUTED, PROJECT_DIR, SAMPLE_STACKS, compute, run_program
 
 from core import resource_types as types
 from core.aci_rules import POD_SPEC_PATHS
@@ -28,7 +28,6 @@ from synth.engine import Deployment, Registration, reveal
 from synth.graph import build_graph, cloud_of
 from synth.plan import estimate
 
-SAMPLE_STACKS = ("dev", "burst")
 # Settings that register types the sample stacks do not.
 VARIANTS: dict[str, dict[str, str]] = {
     "private nodes": {"gke-aci:privateNodes": "true"},

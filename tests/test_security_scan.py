@@ -7,25 +7,60 @@ from typing import Any
 
 import pytest
 import yaml
-from checkov_scan import checkov
-from fake_cloud import PROJECT_DIR
+from checkov_scan import scan_each
+from fake_cloud import PROJECT_DIR, SAMPLE_STACKS
 
 from specs.scan_skips import ANNOTATION_PREFIX, checkov_skips
 from synth.cli import synthesize
 
-
-# The sample stacks: the default (the single web pod in ACI) and burst mode (Pulumi.burst.yaml:
-# replicas that also run on GKE nodes, the entry proxy, its load balancer).
-@pytest.fixture(scope="module", params=["dev", "burst"])
-def manifests(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("scan") / "synth"
-    synthesize(PROJECT_DIR, request.param, out)
-    return out / "manifests"
+# A pod that breaks two checks, scanned with the renders: the scan must find them.
+BROKEN_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "bad", "namespace": "todo"},
+    "spec": {
+        "containers": [{"name": "c", "image": "nginx", "securityContext": {"privileged": True}}]
+    },
+}
 
 
 @pytest.fixture(scope="module")
-def report(manifests: Path) -> dict[str, Any]:
-    return checkov(manifests, "kubernetes")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The manifests of the sample stacks: the default (the single web pod in ACI) and burst mode
+    (Pulumi.burst.yaml: replicas that also run on GKE nodes, the entry proxy, its load balancer)."""
+    manifests = {}
+    for stack in SAMPLE_STACKS:
+        out = tmp_path_factory.mktemp(f"synth-{stack}")
+        synthesize(PROJECT_DIR, stack, out)
+        manifests[stack] = out / "manifests"
+    return manifests
+
+
+@pytest.fixture(scope="module")
+def reports(
+    rendered: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    targets = {
+        stack: {path.name: path.read_text() for path in sorted(folder.iterdir())}
+        for stack, folder in rendered.items()
+    }
+    targets["broken"] = {"bad.yaml": yaml.safe_dump(BROKEN_POD)}
+    return scan_each(targets, "kubernetes", tmp_path_factory.mktemp("scan"))
+
+
+@pytest.fixture(params=SAMPLE_STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def manifests(rendered: dict[str, Path], stack: str) -> Path:
+    return rendered[stack]
+
+
+@pytest.fixture
+def report(reports: dict[str, dict[str, Any]], stack: str) -> dict[str, Any]:
+    return reports[stack]
 
 
 def test_checkov_finds_no_failed_check(report: dict[str, Any]) -> None:
@@ -65,16 +100,8 @@ def test_only_the_aci_pod_and_the_connector_skip_anything(report: dict[str, Any]
     assert roles == {("CKV_K8S_156", "ClusterRole.default.kubelet-serving-approver")}
 
 
-def test_the_scan_bites(tmp_path: Path) -> None:
-    container = {"name": "c", "image": "nginx", "securityContext": {"privileged": True}}
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "bad", "namespace": "todo"},
-        "spec": {"containers": [container]},
-    }
-    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(pod))
-    failed = {c["check_id"] for c in checkov(tmp_path, "kubernetes")["results"]["failed_checks"]}
+def test_the_scan_bites(reports: dict[str, dict[str, Any]]) -> None:
+    failed = {c["check_id"] for c in reports["broken"]["results"]["failed_checks"]}
     assert {"CKV_K8S_16", "CKV_K8S_14"} <= failed  # privileged, image without a fixed tag
 
 
