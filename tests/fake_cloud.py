@@ -366,15 +366,22 @@ def attempt_program(config: dict[str, str] | None = None, *, preview: bool = Fal
 
     A run depends only on the checkout, its configuration, preview or not, and the environment
     (the program follows some of the credential variables), so a test process makes each distinct
-    run once and every caller gets a copy of its own to read or change. About a hundred tests share
-    a dozen runs this way.
+    run once and every caller gets a copy of its own to read or change.
     """
     run = _Run(
         config=tuple(sorted({**BASE_CONFIG, **(config or {})}.items())),
         preview=preview,
         environment=tuple(sorted(_program_environment())),
     )
+    if MUTMUT in os.environ:
+        # mutmut learns which tests reach a function by running each test once: a shared run
+        # would credit the first caller only, and a mutant would skip the tests that kill it.
+        return _attempt(run)
     return copy.deepcopy(_attempt_once(run))
+
+
+# Set in every test process `make mutate` starts (mutmut 3.8, mutmut/mutation/trampoline.py).
+MUTMUT = "MUTANT_UNDER_TEST"
 
 
 def _program_environment() -> list[tuple[str, str]]:
@@ -389,8 +396,7 @@ class _Run:
     environment: tuple[tuple[str, str], ...]
 
 
-@functools.cache
-def _attempt_once(run: _Run) -> Deployment:
+def _attempt(run: _Run) -> Deployment:
     return run_offline(
         PROGRAM,
         project="gke-aci",
@@ -399,6 +405,9 @@ def _attempt_once(run: _Run) -> Deployment:
         cloud=FakeCloud(run.preview),
         preview=run.preview,
     )
+
+
+_attempt_once = functools.cache(_attempt)
 
 
 def run_program(config: dict[str, str] | None = None, *, preview: bool = False) -> Deployment:
