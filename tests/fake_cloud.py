@@ -361,6 +361,10 @@ def compute(typ: str, inputs: dict[str, Any], name: str) -> Computed:
     return rule(inputs, name)
 
 
+# Set in every test process `make mutate` starts (mutmut 3.8, mutmut/mutation/trampoline.py).
+MUTMUT = "MUTANT_UNDER_TEST"
+
+
 def attempt_program(config: dict[str, str] | None = None, *, preview: bool = False) -> Deployment:
     """Runs ``__main__.py`` against the fake cloud; a program error is kept in ``error``.
 
@@ -378,10 +382,6 @@ def attempt_program(config: dict[str, str] | None = None, *, preview: bool = Fal
         # would credit the first caller only, and a mutant would skip the tests that kill it.
         return _attempt(run)
     return copy.deepcopy(_attempt_once(run))
-
-
-# Set in every test process `make mutate` starts (mutmut 3.8, mutmut/mutation/trampoline.py).
-MUTMUT = "MUTANT_UNDER_TEST"
 
 
 def _program_environment() -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from core import resource_types as types
 from settings import ConfigError
 
 
-def test_a_run_asked_again_is_equal_and_a_copy_of_its_own() -> None:
+def test_a_run_asked_again_is_a_copy_of_its_own() -> None:
     first = run_program()
     first.one(types.POD).inputs["metadata"]["name"] = "changed by a test"
     first.registrations.clear()
