@@ -361,8 +361,10 @@ def compute(typ: str, inputs: dict[str, Any], name: str) -> Computed:
     return rule(inputs, name)
 
 
-# Set in every test process `make mutate` starts (mutmut 3.8, mutmut/mutation/trampoline.py).
+# Set in every test process `make mutate` starts (mutmut 3.8, mutmut/mutation/trampoline.py); its
+# value is "stats" while mutmut learns which tests reach which function (mutmut/__main__.py).
 MUTMUT = "MUTANT_UNDER_TEST"
+MUTMUT_LEARNING = "stats"
 
 
 def attempt_program(config: dict[str, str] | None = None, *, preview: bool = False) -> Deployment:
@@ -377,9 +379,11 @@ def attempt_program(config: dict[str, str] | None = None, *, preview: bool = Fal
         preview=preview,
         environment=tuple(sorted(_program_environment())),
     )
-    if MUTMUT in os.environ:
-        # mutmut learns which tests reach a function by running each test once: a shared run
-        # would credit the first caller only, and a mutant would skip the tests that kill it.
+    if os.environ.get(MUTMUT) == MUTMUT_LEARNING:
+        # mutmut credits a function to the tests that run it: a shared run would credit its first
+        # caller only, and a mutant would skip the tests that kill it. For the same reason no
+        # fixture that runs the program outlives its test (tests/test_fake_cloud.py). While a
+        # mutant is tested the process is its own, so runs are shared again.
         return _attempt(run)
     return copy.deepcopy(_attempt_once(run))
 

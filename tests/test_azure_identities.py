@@ -41,7 +41,7 @@ def run_stack(stack: str, *, cloud: FakeCloud | FirstPreviewCloud | None = None)
     return deployment
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack() -> Deployment:
     return run_program()
 

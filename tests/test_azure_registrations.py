@@ -30,7 +30,7 @@ CLIENT = "0a0a0a0a-1111-2222-3333-444444444444"
 NO_AZ_PATH = "/nonexistent-bin"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack() -> Deployment:
     return run_program()
 

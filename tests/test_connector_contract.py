@@ -84,12 +84,12 @@ RIGHTS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack() -> Deployment:
     return run_program()
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["update", "first-preview"])
+@pytest.fixture(params=[False, True], ids=["update", "first-preview"])
 def either_stack(request: pytest.FixtureRequest) -> Deployment:
     """The rules are literals: the same on a first preview, where every cloud value is unknown."""
     return run_program(preview=request.param)

@@ -27,7 +27,7 @@ INPUTS = ConnectorPodInputs(
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def settings() -> Settings:
     return load_settings({"gcp:project": "gke-aci-test"}.get)
 

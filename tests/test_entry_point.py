@@ -23,7 +23,7 @@ CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 GATE = "pulumi-python:dynamic/http:ReadinessGate"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack() -> Deployment:
     return run_program(BURST)
 

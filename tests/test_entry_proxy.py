@@ -160,7 +160,7 @@ def _free_port(address: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def burst() -> Deployment:
     return run_program(BURST)
 

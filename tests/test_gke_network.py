@@ -29,12 +29,12 @@ PUBLIC = {"gke-aci:privateNodes": "false"}
 PRIVATE = {"gke-aci:privateNodes": "true"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def public() -> Deployment:
     return run_program(PUBLIC)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def private() -> Deployment:
     return run_program(PRIVATE)
 

@@ -18,7 +18,7 @@ API_OF = {
 }
 
 
-@pytest.fixture(scope="module", params=["public", "private"])
+@pytest.fixture(params=["public", "private"])
 def stack(request: pytest.FixtureRequest) -> Deployment:
     return run_program({"gke-aci:privateNodes": str(request.param == "private").lower()})
 

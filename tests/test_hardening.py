@@ -50,7 +50,7 @@ CONNECTOR_AZURE_ACTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack() -> Deployment:
     return run_program()
 

@@ -15,7 +15,6 @@ KUBERNETES_VERSIONS = ["1.33", "1.36"]
 
 
 @pytest.fixture(
-    scope="module",
     params=[
         {},
         {"gke-aci:aciDnsLabel": "todo-app", "gke-aci:appImage": "ghcr.io/x/todo:1"},

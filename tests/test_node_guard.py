@@ -27,7 +27,7 @@ RESTART = f"{GUARD}-restart"
 CONNECTOR = "aci-connector"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack() -> Deployment:
     return run_program()
 

@@ -556,13 +556,16 @@ def test_an_unprotected_cosmos_account_is_a_violation() -> None:
     assert message == one_violation(validate_cosmos_account, COSMOS_ACCOUNT, COSMOS_PROPS)
 
 
-@pytest.mark.parametrize("tls", ["Tls11", "Tls", None, UNKNOWN])
-def test_a_cosmos_account_without_tls12_is_a_violation(tls: str | None) -> None:
+@pytest.mark.parametrize(
+    ("tls", "shown"),
+    [("Tls11", "'Tls11'"), ("Tls", "'Tls'"), (None, "not set"), (UNKNOWN, "unknown")],
+)
+def test_a_cosmos_account_without_tls12_is_a_violation(tls: str | None, shown: str) -> None:
     props = {**COSMOS_PROPS, "minimalTlsVersion": tls}
     if tls is None:
         del props["minimalTlsVersion"]
     message = one_violation(COSMOS_PROTECTED_AND_TLS12, COSMOS_ACCOUNT, props, protect=True)
-    assert message.startswith("minimalTlsVersion is ")
+    assert message.startswith(f"minimalTlsVersion is {shown}: ")
     assert "'Tls12'" in message
 
 
@@ -636,6 +639,18 @@ def test_each_missing_hardening_is_one_violation(props: dict[str, Any], prop: st
     message = one_violation(validate_gke_cluster, CLUSTER, props)
     assert prop in message
     assert violations(GKE_HARDENED, CLUSTER, props) == [message]
+
+
+@pytest.mark.parametrize(
+    ("datapath", "shown"), [("LEGACY_DATAPATH", "'LEGACY_DATAPATH'"), (None, "unset")]
+)
+def test_the_network_policy_message_shows_the_datapath_given(
+    datapath: str | None, shown: str
+) -> None:
+    message = one_violation(
+        validate_gke_cluster, CLUSTER, hardened_cluster(datapathProvider=datapath)
+    )
+    assert f"datapathProvider is {shown}," in message
 
 
 # --- node-pool-service-account ------------------------------------------------------------------

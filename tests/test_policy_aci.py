@@ -85,6 +85,15 @@ def test_each_workload_kind_bound_for_aci_is_checked(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_workload_whose_inputs_omit_its_kind_is_checked_by_its_type(kind: str) -> None:
+    """Inputs written without ``kind`` (a transformation, another SDK) are still a workload."""
+    resource_type, props = workload(kind, pod_spec(enableServiceLinks=True))
+    del props["kind"]
+    [message] = aci_messages(resource_type, props)
+    assert "C11 enableServiceLinks is false" in message
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_conforming_workload_of_each_kind_passes(kind: str) -> None:
     assert aci_messages(*workload(kind, pod_spec())) == []
 

@@ -6,12 +6,12 @@ import pytest
 from fake_cloud import UNKNOWN, Deployment, attempt_program, is_secret, run_program
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def preview() -> Deployment:
     return run_program(preview=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def update() -> Deployment:
     return run_program()
 

@@ -70,7 +70,7 @@ class Pki:
     other_ca: Issued
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pki() -> Pki:
     ca = make_ca()
     return Pki(

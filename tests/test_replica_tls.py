@@ -43,7 +43,7 @@ CERT_REQUEST = "tls:index/certRequest:CertRequest"
 TLS_FILES = {"tls.crt", "tls.key", "ca.crt"}
 
 
-@pytest.fixture(scope="module", params=[BURST, ACI_REPLICAS], ids=["burst", "aci-replicas"])
+@pytest.fixture(params=[BURST, ACI_REPLICAS], ids=["burst", "aci-replicas"])
 def fronted(request: pytest.FixtureRequest) -> Deployment:
     return run_program(request.param)
 

@@ -44,7 +44,7 @@ def sample_stack_config(stack: str) -> dict[str, str]:
     return dict(load_stack_config(PROJECT_DIR, stack).values)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def runs() -> dict[str, Deployment]:
     """The real program under the mock engine, for each sample stack and each variant."""
     found = {stack: run_program(sample_stack_config(stack)) for stack in SAMPLE_STACKS}

@@ -25,7 +25,7 @@ from fake_cloud import (
 SEARCHED = [*SECRET_VALUES, *(quote_plus(value) for value in SECRET_VALUES)]
 
 
-@pytest.fixture(scope="module", params=[None, "janakiramm/todo", "ghcr.io/example/todo:1.0"])
+@pytest.fixture(params=[None, "janakiramm/todo", "ghcr.io/example/todo:1.0"])
 def stack(request: pytest.FixtureRequest) -> Deployment:
     return run_program({"gke-aci:appImage": request.param} if request.param else {})
 

@@ -41,7 +41,7 @@ POD = "kubernetes:core/v1:Pod"
 SECRET = "kubernetes:core/v1:Secret"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack() -> Deployment:
     return run_program()
 

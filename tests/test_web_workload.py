@@ -70,7 +70,7 @@ def template(stack: Deployment) -> dict[str, Any]:
     return obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
 
 
-@pytest.fixture(scope="module", params=sorted(MODES))
+@pytest.fixture(params=sorted(MODES))
 def mode(request: pytest.FixtureRequest) -> tuple[str, Deployment]:
     return request.param, run_program(MODES[request.param])
 
